@@ -1,0 +1,71 @@
+//! Configuration, parsed once at start-up from flags or `COURIER_*` environment variables.
+//! `courier --help` lists every option with its default; README.md repeats them.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Courier: guest chat over HTTP long-polling.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "courier", version, about)]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port.
+    #[arg(long, env = "COURIER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for the SQLite database (and later uploaded files). Created if missing.
+    #[arg(long, env = "COURIER_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Directory with the built web client (scripts/build-frontend.sh writes it). Served at `/`.
+    #[arg(long, env = "COURIER_STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// Public base URL, as browsers see it (for example https://chat.example.com). Printed at
+    /// start-up, used as an allowed origin, and an https URL turns on Secure cookies. Defaults to
+    /// http://LISTEN.
+    #[arg(long, env = "COURIER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Extra origins (comma separated, like https://shop.example.com) allowed to make mutating
+    /// requests, besides the public URL and the request's own host.
+    #[arg(long, env = "COURIER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Longest time a long-poll may park; a client's larger `timeout` is cut to this. Keep every
+    /// proxy and load-balancer timeout above it.
+    #[arg(long, env = "COURIER_POLL_CAP", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub poll_cap: Duration,
+
+    /// Most events returned by one poll; the client polls again at once for the rest.
+    #[arg(long, env = "COURIER_POLL_BATCH", default_value_t = 500)]
+    pub poll_batch: u32,
+
+    /// How long events stay in a user's stream. A client whose cursor is older gets `reset` and
+    /// re-reads its state (messages themselves are kept forever).
+    #[arg(long, env = "COURIER_EVENT_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub event_retention: Duration,
+
+    /// How often old events are pruned.
+    #[arg(long, env = "COURIER_PRUNE_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub prune_interval: Duration,
+
+    /// Connections in the SQLite read pool (writes go through one connection).
+    #[arg(long, env = "COURIER_READ_POOL", default_value_t = 8)]
+    pub read_pool: u32,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "COURIER_MAX_BODY", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// A configuration with every default, for the given data directory. Tests start from this
+    /// and shrink the timeouts they exercise.
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        let mut config = Config::parse_from(["courier"]);
+        config.data_dir = data_dir;
+        config
+    }
+}

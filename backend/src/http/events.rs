@@ -1,0 +1,30 @@
+//! `GET /api/events?after=CURSOR&timeout=SECONDS`: the long-poll.
+
+use super::error::ApiError;
+use super::extract::{AppJson, AppQuery, Auth};
+use crate::domain::PollRequest;
+use crate::service::{AppState, events};
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use serde::Deserialize;
+use shared::EventBatch;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events", get(poll))
+}
+
+#[derive(Deserialize)]
+struct PollQuery {
+    after: Option<i64>,
+    timeout: Option<f64>,
+}
+
+async fn poll(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    AppQuery(query): AppQuery<PollQuery>,
+) -> Result<AppJson<EventBatch>, ApiError> {
+    let request = PollRequest::parse(query.after, query.timeout, state.config.poll_cap)?;
+    Ok(AppJson(events::poll(&state, caller.uid, request).await?))
+}

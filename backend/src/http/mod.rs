@@ -1,0 +1,44 @@
+//! HTTP edge: routes, extractors, error mapping, CSRF origin checks and the static client.
+//! Handlers extract, call one service function, and return a DTO.
+
+pub mod error;
+pub mod extract;
+mod events;
+mod messages;
+mod origin;
+mod session;
+
+use crate::service::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::middleware;
+use error::ApiError;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+/// The whole application: `/api/...` and the web client at every other path.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(session::router())
+        .merge(messages::router())
+        .merge(events::router())
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(state.clone(), origin::check))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        // API answers are per user and change all the time.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    let static_dir = &state.config.static_dir;
+    // Client-side routes answer with index.html and 200, so deep links work.
+    let web = ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html")));
+    Router::new()
+        .nest("/api", api)
+        .fallback_service(web)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

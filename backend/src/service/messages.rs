@@ -1,0 +1,108 @@
+//! Sending, listing and reading messages.
+
+use super::{AppState, ServiceError, now_millis};
+use crate::domain::{self, MessageContent, PageRequest};
+use crate::store::{NewDirectMessage, ReadOutcome, SendOutcome};
+use shared::{
+    ConversationId, ConversationList, MessagePage, ReadState, SendAck, SendMessage, Seq, Target,
+    UserId,
+};
+
+/// Stores a message and wakes its recipients. A retry with a `client_msg_id` the sender used
+/// before returns the first message's ack and writes nothing.
+pub async fn send(
+    state: &AppState,
+    sender: UserId,
+    request: SendMessage,
+) -> Result<SendAck, ServiceError> {
+    let client_msg_id = domain::parse_client_msg_id(request.client_msg_id)?;
+    let content = MessageContent::parse(request.msg_type, request.content)?;
+    let Target::User(recipient) = request.to;
+    let conversation = domain::direct_conversation(sender, recipient)?;
+    let outcome = state
+        .store
+        .send_direct(NewDirectMessage {
+            sender,
+            recipient,
+            conversation: &conversation,
+            client_msg_id: &client_msg_id,
+            msg_type: content.msg_type(),
+            content: content.text(),
+            now: now_millis(),
+        })
+        .await?;
+    let message = match outcome {
+        SendOutcome::Created {
+            message,
+            recipients,
+        } => {
+            state.notifier.wake(&recipients);
+            tracing::debug!(uid = %sender, conv = %message.conversation, seq = %message.seq, "message stored");
+            message
+        }
+        SendOutcome::Duplicate(message) => {
+            tracing::debug!(uid = %sender, conv = %message.conversation, seq = %message.seq, "duplicate send answered from store");
+            message
+        }
+        SendOutcome::UnknownRecipient => return Err(ServiceError::UnknownUser(recipient)),
+    };
+    Ok(SendAck {
+        msg_id: message.msg_id,
+        conversation: message.conversation,
+        seq: message.seq,
+        time: message.time,
+    })
+}
+
+/// The caller's conversations, newest activity first.
+pub async fn conversations(state: &AppState, uid: UserId) -> Result<ConversationList, ServiceError> {
+    Ok(ConversationList {
+        conversations: state.store.conversations(uid).await?,
+    })
+}
+
+/// A page of history; only for members.
+pub async fn history(
+    state: &AppState,
+    uid: UserId,
+    conversation: &ConversationId,
+    page: PageRequest,
+) -> Result<MessagePage, ServiceError> {
+    if state.store.membership(conversation, uid).await?.is_none() {
+        return Err(ServiceError::ConversationNotFound);
+    }
+    Ok(state.store.messages(conversation, page).await?)
+}
+
+/// Moves the caller's read position forward; never backward.
+pub async fn mark_read(
+    state: &AppState,
+    uid: UserId,
+    conversation: &ConversationId,
+    seq: Seq,
+) -> Result<ReadState, ServiceError> {
+    if seq.0 < 0 {
+        return Err(domain::ValidationError::NegativeSeq.into());
+    }
+    let (outcome, wake) = state
+        .store
+        .mark_read(conversation, uid, seq, now_millis())
+        .await?;
+    if let Some(uid) = wake {
+        state.notifier.wake(&[uid]);
+    }
+    match outcome {
+        ReadOutcome::NotMember => Err(ServiceError::ConversationNotFound),
+        ReadOutcome::SeqOutOfRange { max_seq } => Err(ServiceError::SeqOutOfRange {
+            seq: seq.0,
+            max_seq: max_seq.0,
+        }),
+        ReadOutcome::Done {
+            read_seq, max_seq, ..
+        } => Ok(ReadState {
+            conversation: conversation.clone(),
+            read_seq,
+            unread: (max_seq.0 - read_seq.0).max(0),
+        }),
+    }
+}

@@ -1,0 +1,48 @@
+//! Use cases: what a request means, independent of HTTP. Each function takes the shared
+//! [`AppState`] and the caller's uid (already authenticated), and returns shared DTOs.
+
+pub mod events;
+pub mod messages;
+pub mod session;
+
+use crate::config::Config;
+use crate::domain::ValidationError;
+use crate::notify::Notifier;
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Everything a request needs, shared by all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub notifier: Notifier,
+    pub config: Arc<Config>,
+}
+
+/// Why a use case refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("no valid session")]
+    Unauthenticated,
+    #[error("user {0} does not exist")]
+    UnknownUser(shared::UserId),
+    #[error("conversation not found")]
+    ConversationNotFound,
+    #[error("seq {seq} is beyond the newest message {max_seq}")]
+    SeqOutOfRange { seq: i64, max_seq: i64 },
+    #[error("cursor {after} is ahead of the stream (head {head})")]
+    CursorAhead { after: i64, head: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> shared::Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,133 @@
+//! Building and running the server: `Application::build` binds the listener (port 0 works, for
+//! tests), opens the store and starts background tasks; `run_until_stopped` serves until the
+//! shutdown future resolves.
+
+use crate::config::Config;
+use crate::http;
+use crate::notify::Notifier;
+use crate::service::{AppState, events};
+use crate::store::{Store, StoreError};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A built, bound, not yet serving Courier.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartupError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let store = Store::open_sqlite(&config.data_dir.join("courier.db"), config.read_pool).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        if !config.static_dir.join("index.html").exists() {
+            tracing::warn!(dir = %config.static_dir.display(), "web client not built; run scripts/build-frontend.sh (the API works without it)");
+        }
+        let state = AppState {
+            store,
+            notifier: Notifier::new(),
+            config: Arc::new(config),
+        };
+        Ok(Self {
+            listener,
+            state,
+            addr,
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The URL to open in a browser.
+    pub fn url(&self) -> String {
+        match &self.state.config.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}/", self.addr),
+        }
+    }
+
+    /// Serves until `shutdown` resolves; then ends parked polls at once and finishes in-flight
+    /// requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let state = self.state;
+        let pruner = tokio::spawn(events::prune_forever(state.clone()));
+        let notifier = state.notifier.clone();
+        let store = state.store.clone();
+        tracing::info!(addr = %self.addr, "listening");
+        let result = axum::serve(self.listener, http::router(state))
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down");
+                notifier.shut_down();
+            })
+            .await
+            .map_err(StartupError::Serve);
+        pruner.abort();
+        store.close().await;
+        result
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

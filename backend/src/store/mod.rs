@@ -1,0 +1,578 @@
+//! Persistence. Knows SQL, knows nothing of HTTP.
+//!
+//! SQLite in WAL mode: every write goes through one writer connection (SQLite has a single
+//! writer anyway, and queuing in the pool is cheaper than busy retries), reads use a pool.
+//! Positions handed to clients (`seq`, event cursors) are allocated inside the writing
+//! transaction, so a reader can never see position N+1 committed before N.
+
+use crate::domain::PageRequest;
+use serde::de::DeserializeOwned;
+use shared::{
+    ClientMsgId, ConversationId, ConversationSummary, Cursor, Event, Message, MessageId,
+    MessagePage, Millis, MsgType, Peer, Seq, UserId,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Everything that can go wrong below the service layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is not what the code expects: {0}")]
+    Corrupt(String),
+}
+
+/// A user as the service layer needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    pub uid: UserId,
+    pub nick_name: String,
+    pub event_head: Cursor,
+}
+
+/// A one-to-one send, validated by the caller.
+#[derive(Clone, Debug)]
+pub struct NewDirectMessage<'a> {
+    pub sender: UserId,
+    pub recipient: UserId,
+    pub conversation: &'a ConversationId,
+    pub client_msg_id: &'a ClientMsgId,
+    pub msg_type: MsgType,
+    pub content: &'a str,
+    pub now: Millis,
+}
+
+/// What a send did.
+#[derive(Clone, Debug)]
+pub enum SendOutcome {
+    /// A new message, stored with an event for each of `recipients` (sender included).
+    Created {
+        message: Message,
+        recipients: Vec<UserId>,
+    },
+    /// The sender already sent this `client_msg_id`: the original message, nothing written.
+    Duplicate(Message),
+    /// The recipient does not exist; nothing written.
+    UnknownRecipient,
+}
+
+/// What a mark-read did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// The user is not in the conversation (or it does not exist).
+    NotMember,
+    /// `seq` is beyond the conversation's newest message.
+    SeqOutOfRange { max_seq: Seq },
+    /// The read position now (never lower than before). `moved` tells whether an event was
+    /// appended to the user's stream.
+    Done {
+        read_seq: Seq,
+        max_seq: Seq,
+        moved: bool,
+    },
+}
+
+/// One poll's worth of a user's stream.
+#[derive(Clone, Debug)]
+pub struct EventPage {
+    /// The stream's head, read before the events.
+    pub head: Cursor,
+    pub events: Vec<(Cursor, Event)>,
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
+    pub async fn open_sqlite(path: &Path, read_pool: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL survives a process crash (kill -9); only an OS crash or power
+            // loss can drop the last commits.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(read_pool.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Closes both pools, waiting for running queries.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    /// Creates a guest with its first session. Returns the new uid.
+    pub async fn create_guest(
+        &self,
+        nick_name: &str,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<UserId, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let uid: i64 = sqlx::query_scalar(
+            "INSERT INTO users (nick_name, kind, created_at) VALUES (?, 'guest', ?) RETURNING uid",
+        )
+        .bind(nick_name)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, uid, created_at, last_seen) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(uid)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(UserId(uid))
+    }
+
+    /// The user a session token (by its hash) belongs to.
+    pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.uid, u.nick_name, u.event_head FROM sessions s \
+             JOIN users u ON u.uid = s.uid WHERE s.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| user_row(&r)).transpose()
+    }
+
+    /// A user by uid.
+    pub async fn user(&self, uid: UserId) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query("SELECT uid, nick_name, event_head FROM users WHERE uid = ?")
+            .bind(uid.0)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| user_row(&r)).transpose()
+    }
+
+    /// Stores a one-to-one message: allocates its seq, appends a `message` event to both
+    /// participants' streams, and moves the sender's read position to it, in one transaction.
+    pub async fn send_direct(&self, new: NewDirectMessage<'_>) -> Result<SendOutcome, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(existing) = message_by_client_id(&mut tx, new.sender, new.client_msg_id).await?
+        {
+            return Ok(SendOutcome::Duplicate(existing));
+        }
+        let recipient_exists: Option<i64> = sqlx::query_scalar("SELECT uid FROM users WHERE uid = ?")
+            .bind(new.recipient.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if recipient_exists.is_none() {
+            return Ok(SendOutcome::UnknownRecipient);
+        }
+        let conv = &new.conversation.0;
+        sqlx::query(
+            "INSERT INTO conversations (id, kind, max_seq, last_time, created_at) \
+             VALUES (?, 'direct', 0, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(conv)
+        .bind(new.now)
+        .bind(new.now)
+        .execute(&mut *tx)
+        .await?;
+        for (uid, peer) in [(new.sender, new.recipient), (new.recipient, new.sender)] {
+            sqlx::query(
+                "INSERT INTO conversation_members (conversation, uid, peer_uid, read_seq, joined_at) \
+                 VALUES (?, ?, ?, 0, ?) ON CONFLICT (conversation, uid) DO NOTHING",
+            )
+            .bind(conv)
+            .bind(uid.0)
+            .bind(peer.0)
+            .bind(new.now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE conversations SET max_seq = max_seq + 1, last_time = ? WHERE id = ? \
+             RETURNING max_seq",
+        )
+        .bind(new.now)
+        .bind(conv)
+        .fetch_one(&mut *tx)
+        .await?;
+        let msg_id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (conversation, seq, sender, client_msg_id, msg_type, content, time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING msg_id",
+        )
+        .bind(conv)
+        .bind(seq)
+        .bind(new.sender.0)
+        .bind(&new.client_msg_id.0)
+        .bind(msg_type_str(new.msg_type))
+        .bind(new.content)
+        .bind(new.now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE conversation_members SET read_seq = ? WHERE conversation = ? AND uid = ?",
+        )
+        .bind(seq)
+        .bind(conv)
+        .bind(new.sender.0)
+        .execute(&mut *tx)
+        .await?;
+        let message = Message {
+            msg_id: MessageId(msg_id),
+            conversation: new.conversation.clone(),
+            seq: Seq(seq),
+            sender: new.sender,
+            msg_type: new.msg_type,
+            content: new.content.to_owned(),
+            time: new.now,
+            client_msg_id: new.client_msg_id.clone(),
+        };
+        let event = Event::Message {
+            message: message.clone(),
+        };
+        let recipients = vec![new.sender, new.recipient];
+        for uid in &recipients {
+            append_event(&mut tx, *uid, &event, new.now).await?;
+        }
+        tx.commit().await?;
+        Ok(SendOutcome::Created {
+            message,
+            recipients,
+        })
+    }
+
+    /// The user's conversations, most recent activity first.
+    pub async fn conversations(&self, uid: UserId) -> Result<Vec<ConversationSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.max_seq, cm.read_seq, cm.peer_uid, p.nick_name AS peer_nick, \
+                    m.msg_id, m.seq, m.sender, m.client_msg_id, m.msg_type, m.content, m.time \
+             FROM conversation_members cm \
+             JOIN conversations c ON c.id = cm.conversation \
+             JOIN users p ON p.uid = cm.peer_uid \
+             LEFT JOIN messages m ON m.conversation = c.id AND m.seq = c.max_seq \
+             WHERE cm.uid = ? \
+             ORDER BY c.last_time DESC, c.id",
+        )
+        .bind(uid.0)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id = ConversationId(r.try_get("id")?);
+                let max_seq: i64 = r.try_get("max_seq")?;
+                let read_seq: i64 = r.try_get("read_seq")?;
+                let last_message = match r.try_get::<Option<i64>, _>("msg_id")? {
+                    Some(_) => Some(message_from_row(r, id.clone())?),
+                    None => None,
+                };
+                Ok(ConversationSummary {
+                    peer: Peer {
+                        uid: UserId(r.try_get("peer_uid")?),
+                        nick_name: r.try_get("peer_nick")?,
+                    },
+                    id,
+                    last_message,
+                    max_seq: Seq(max_seq),
+                    read_seq: Seq(read_seq),
+                    unread: (max_seq - read_seq).max(0),
+                })
+            })
+            .collect()
+    }
+
+    /// The newest seq of a conversation the user belongs to; `None` if not a member.
+    pub async fn membership(
+        &self,
+        conv: &ConversationId,
+        uid: UserId,
+    ) -> Result<Option<Seq>, StoreError> {
+        let max_seq: Option<i64> = sqlx::query_scalar(
+            "SELECT c.max_seq FROM conversation_members cm \
+             JOIN conversations c ON c.id = cm.conversation \
+             WHERE cm.conversation = ? AND cm.uid = ?",
+        )
+        .bind(&conv.0)
+        .bind(uid.0)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(max_seq.map(Seq))
+    }
+
+    /// One page of a conversation's history, ascending by seq.
+    pub async fn messages(
+        &self,
+        conv: &ConversationId,
+        page: PageRequest,
+    ) -> Result<MessagePage, StoreError> {
+        const COLUMNS: &str =
+            "msg_id, seq, sender, client_msg_id, msg_type, content, time FROM messages";
+        let (rows, limit, newest_first) = match page {
+            PageRequest::Before { before, limit } => {
+                let rows = sqlx::query(&format!(
+                    "SELECT {COLUMNS} WHERE conversation = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+                ))
+                .bind(&conv.0)
+                .bind(before.map_or(i64::MAX, |s| s.0))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&self.reader)
+                .await?;
+                (rows, limit, true)
+            }
+            PageRequest::After {
+                after,
+                before,
+                limit,
+            } => {
+                let rows = sqlx::query(&format!(
+                    "SELECT {COLUMNS} WHERE conversation = ? AND seq > ? AND seq < ? \
+                     ORDER BY seq ASC LIMIT ?"
+                ))
+                .bind(&conv.0)
+                .bind(after.0)
+                .bind(before.map_or(i64::MAX, |s| s.0))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&self.reader)
+                .await?;
+                (rows, limit, false)
+            }
+        };
+        let has_more = rows.len() > limit as usize;
+        let mut messages = rows
+            .iter()
+            .take(limit as usize)
+            .map(|r| message_from_row(r, conv.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if newest_first {
+            messages.reverse();
+        }
+        Ok(MessagePage { messages, has_more })
+    }
+
+    /// Moves the user's read position forward to `seq` (never backward), and appends a `read`
+    /// event to the user's own stream when it moved.
+    pub async fn mark_read(
+        &self,
+        conv: &ConversationId,
+        uid: UserId,
+        seq: Seq,
+        now: Millis,
+    ) -> Result<(ReadOutcome, Option<UserId>), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let row = sqlx::query(
+            "SELECT cm.read_seq, c.max_seq FROM conversation_members cm \
+             JOIN conversations c ON c.id = cm.conversation \
+             WHERE cm.conversation = ? AND cm.uid = ?",
+        )
+        .bind(&conv.0)
+        .bind(uid.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok((ReadOutcome::NotMember, None));
+        };
+        let read_seq: i64 = row.try_get("read_seq")?;
+        let max_seq: i64 = row.try_get("max_seq")?;
+        if seq.0 > max_seq {
+            return Ok((
+                ReadOutcome::SeqOutOfRange {
+                    max_seq: Seq(max_seq),
+                },
+                None,
+            ));
+        }
+        if seq.0 <= read_seq {
+            return Ok((
+                ReadOutcome::Done {
+                    read_seq: Seq(read_seq),
+                    max_seq: Seq(max_seq),
+                    moved: false,
+                },
+                None,
+            ));
+        }
+        sqlx::query("UPDATE conversation_members SET read_seq = ? WHERE conversation = ? AND uid = ?")
+            .bind(seq.0)
+            .bind(&conv.0)
+            .bind(uid.0)
+            .execute(&mut *tx)
+            .await?;
+        let event = Event::Read {
+            conversation: conv.clone(),
+            read_seq: seq,
+        };
+        append_event(&mut tx, uid, &event, now).await?;
+        tx.commit().await?;
+        Ok((
+            ReadOutcome::Done {
+                read_seq: seq,
+                max_seq: Seq(max_seq),
+                moved: true,
+            },
+            Some(uid),
+        ))
+    }
+
+    /// The user's events after `after`, at most `limit`, with the stream's head read first (so
+    /// that every event up to `head` had committed when the events were read).
+    pub async fn events_after(
+        &self,
+        uid: UserId,
+        after: Cursor,
+        limit: u32,
+    ) -> Result<EventPage, StoreError> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT event_head FROM users WHERE uid = ?")
+            .bind(uid.0)
+            .fetch_optional(&self.reader)
+            .await?;
+        let head = head.ok_or_else(|| StoreError::Corrupt(format!("user {uid} has no row")))?;
+        let rows = sqlx::query(
+            "SELECT cursor, payload FROM events WHERE uid = ? AND cursor > ? \
+             ORDER BY cursor LIMIT ?",
+        )
+        .bind(uid.0)
+        .bind(after.0)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        let events = rows
+            .iter()
+            .map(|r| {
+                let cursor: i64 = r.try_get("cursor")?;
+                let payload: String = r.try_get("payload")?;
+                Ok((Cursor(cursor), decode_json(&payload)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(EventPage {
+            head: Cursor(head),
+            events,
+        })
+    }
+
+    /// Deletes events older than `before`. Returns how many were deleted.
+    pub async fn prune_events(&self, before: Millis) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            // Small batches keep the single writer available to sends.
+            let deleted = sqlx::query(
+                "DELETE FROM events WHERE rowid IN \
+                 (SELECT rowid FROM events WHERE time < ? LIMIT 5000)",
+            )
+            .bind(before)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+            total += deleted;
+            if deleted == 0 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// Appends one event to `uid`'s stream, allocating its cursor inside the transaction.
+async fn append_event(
+    tx: &mut SqliteConnection,
+    uid: UserId,
+    event: &Event,
+    now: Millis,
+) -> Result<Cursor, StoreError> {
+    let cursor: i64 = sqlx::query_scalar(
+        "UPDATE users SET event_head = event_head + 1 WHERE uid = ? RETURNING event_head",
+    )
+    .bind(uid.0)
+    .fetch_one(&mut *tx)
+    .await?;
+    let payload = serde_json::to_string(event)
+        .map_err(|e| StoreError::Corrupt(format!("event does not serialize: {e}")))?;
+    sqlx::query("INSERT INTO events (uid, cursor, payload, time) VALUES (?, ?, ?, ?)")
+        .bind(uid.0)
+        .bind(cursor)
+        .bind(payload)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    Ok(Cursor(cursor))
+}
+
+async fn message_by_client_id(
+    tx: &mut SqliteConnection,
+    sender: UserId,
+    client_msg_id: &ClientMsgId,
+) -> Result<Option<Message>, StoreError> {
+    let row = sqlx::query(
+        "SELECT conversation, msg_id, seq, sender, client_msg_id, msg_type, content, time \
+         FROM messages WHERE sender = ? AND client_msg_id = ?",
+    )
+    .bind(sender.0)
+    .bind(&client_msg_id.0)
+    .fetch_optional(&mut *tx)
+    .await?;
+    row.map(|r| message_from_row(&r, ConversationId(r.try_get("conversation")?)))
+        .transpose()
+}
+
+fn user_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRow, StoreError> {
+    Ok(UserRow {
+        uid: UserId(r.try_get("uid")?),
+        nick_name: r.try_get("nick_name")?,
+        event_head: Cursor(r.try_get("event_head")?),
+    })
+}
+
+fn message_from_row(
+    r: &sqlx::sqlite::SqliteRow,
+    conversation: ConversationId,
+) -> Result<Message, StoreError> {
+    let msg_type: String = r.try_get("msg_type")?;
+    Ok(Message {
+        msg_id: MessageId(r.try_get("msg_id")?),
+        conversation,
+        seq: Seq(r.try_get("seq")?),
+        sender: UserId(r.try_get("sender")?),
+        msg_type: parse_msg_type(&msg_type)?,
+        content: r.try_get("content")?,
+        time: r.try_get("time")?,
+        client_msg_id: ClientMsgId(r.try_get("client_msg_id")?),
+    })
+}
+
+fn msg_type_str(t: MsgType) -> &'static str {
+    match t {
+        MsgType::Text => "text",
+    }
+}
+
+fn parse_msg_type(s: &str) -> Result<MsgType, StoreError> {
+    match s {
+        "text" => Ok(MsgType::Text),
+        other => Err(StoreError::Corrupt(format!("unknown msg_type {other:?}"))),
+    }
+}
+
+fn decode_json<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
+}

@@ -1,0 +1,89 @@
+//! Error body and the stable error codes every 4xx/5xx answer carries.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The JSON body of every error answer: `{"code": "...", "message": "..."}`. `code` is stable and
+/// meant for programs; `message` is for people and may change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+/// Every error code the server answers with. Clients should treat codes they do not know like a
+/// generic failure of the same HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// 401: no session, or an unknown or expired token.
+    Unauthenticated,
+    /// 400: the body is not valid JSON or misses required fields.
+    InvalidJson,
+    /// 415: a body was sent without `Content-Type: application/json`.
+    UnsupportedMediaType,
+    /// 400: a query string or path parameter is malformed.
+    InvalidParameter,
+    /// 413: the request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// 404: the recipient user does not exist.
+    UnknownUser,
+    /// 400: a one-to-one message addressed to oneself.
+    CannotMessageSelf,
+    /// 400: the message content is empty (or only whitespace).
+    ContentEmpty,
+    /// 400: the message content is longer than `MAX_TEXT_CHARS`.
+    ContentTooLarge,
+    /// 400: `client_msg_id` is empty, too long or has characters outside `[A-Za-z0-9_-]`.
+    InvalidClientMsgId,
+    /// 404: the conversation does not exist or the user is not in it.
+    ConversationNotFound,
+    /// 400: a `seq` outside the conversation's range.
+    InvalidSeq,
+    /// 400: an event cursor the server never handed out (ahead of the stream's head, or negative).
+    InvalidCursor,
+    /// 403: a mutating request from an origin that is not allowed.
+    ForbiddenOrigin,
+    /// 404: no such API route.
+    NotFound,
+    /// 405: the route exists but not with this method.
+    MethodNotAllowed,
+    /// 429: too many requests; retry later.
+    RateLimited,
+    /// 500: something broke on the server; the message says nothing more.
+    Internal,
+    /// 503: the server is overloaded or shutting down; retry later.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The stable string sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnknownUser => "unknown_user",
+            ErrorCode::CannotMessageSelf => "cannot_message_self",
+            ErrorCode::ContentEmpty => "content_empty",
+            ErrorCode::ContentTooLarge => "content_too_large",
+            ErrorCode::InvalidClientMsgId => "invalid_client_msg_id",
+            ErrorCode::ConversationNotFound => "conversation_not_found",
+            ErrorCode::InvalidSeq => "invalid_seq",
+            ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::ForbiddenOrigin => "forbidden_origin",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,260 @@
+//! Courier's wire protocol.
+//!
+//! Every type that crosses HTTP lives here, so that the server and the browser client can never
+//! drift apart. This crate holds plain serde types and a few constants only: no axum, no sqlx, no
+//! leptos. `docs/api.md` describes the same contract for outside clients.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub mod error;
+pub use error::{ErrorBody, ErrorCode};
+
+/// Largest text message, counted in Unicode scalar values (characters). Larger sends get
+/// `content_too_large`.
+pub const MAX_TEXT_CHARS: usize = 5_000;
+/// Longest `client_msg_id`, in bytes. Allowed characters: ASCII letters, digits, `-` and `_`.
+pub const MAX_CLIENT_MSG_ID_LEN: usize = 64;
+/// Page size of history reads when the client gives no `limit`.
+pub const DEFAULT_PAGE_LIMIT: u32 = 20;
+/// Largest page of history a client may ask for.
+pub const MAX_PAGE_LIMIT: u32 = 100;
+
+macro_rules! int_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+int_id!(
+    /// A user, guest or registered. Always derived by the server from the session token.
+    UserId
+);
+int_id!(
+    /// A stored message, unique across the whole server.
+    MessageId
+);
+int_id!(
+    /// Position of a message inside its conversation: 1, 2, 3, ... with no gaps.
+    Seq
+);
+int_id!(
+    /// Position in one user's event stream: increases by one per event, per user.
+    Cursor
+);
+
+/// A conversation, as an opaque string that every participant shares. Clients must not parse it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationId(pub String);
+
+impl fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The client's idempotency key for a send: a retry with the same key returns the first answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientMsgId(pub String);
+
+impl fmt::Display for ClientMsgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// `POST /api/session/guest` answer (201). The token is also set as an HttpOnly cookie; the body
+/// copy lets a client fall back to `Authorization: Bearer` where the browser drops the cookie.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestSession {
+    pub uid: UserId,
+    pub token: String,
+    pub nick_name: String,
+}
+
+/// What kind of account a user has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    Guest,
+}
+
+/// `GET /api/me` answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub uid: UserId,
+    pub nick_name: String,
+    pub kind: AccountKind,
+    /// The head of this user's event stream now. A client without a stored cursor starts its
+    /// stream here, and reads the current state (conversations, history) after taking it.
+    pub cursor: Cursor,
+}
+
+/// Who a message goes to: `{"user": 42}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    User(UserId),
+}
+
+/// The kind of a message's content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MsgType {
+    Text,
+}
+
+/// `POST /api/messages` body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    pub to: Target,
+    pub client_msg_id: ClientMsgId,
+    pub msg_type: MsgType,
+    pub content: String,
+}
+
+/// `POST /api/messages` answer: the message is durably stored and numbered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendAck {
+    pub msg_id: MessageId,
+    pub conversation: ConversationId,
+    pub seq: Seq,
+    pub time: Millis,
+}
+
+/// A stored message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub msg_id: MessageId,
+    pub conversation: ConversationId,
+    pub seq: Seq,
+    pub sender: UserId,
+    pub msg_type: MsgType,
+    pub content: String,
+    pub time: Millis,
+    pub client_msg_id: ClientMsgId,
+}
+
+/// The other participant of a one-to-one conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    pub uid: UserId,
+    pub nick_name: String,
+}
+
+/// One entry of `GET /api/conversations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub id: ConversationId,
+    pub peer: Peer,
+    pub last_message: Option<Message>,
+    /// Seq of the newest message (0 when empty).
+    pub max_seq: Seq,
+    /// Seq up to which this user has read.
+    pub read_seq: Seq,
+    /// `max_seq - read_seq`.
+    pub unread: i64,
+}
+
+/// `GET /api/conversations` answer, newest activity first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationList {
+    pub conversations: Vec<ConversationSummary>,
+}
+
+/// `GET /api/conversations/{conversation}/messages` answer, in ascending `seq`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    /// True when more messages exist beyond this page in the direction read (older ones for a
+    /// `before_seq` or latest read, newer ones for an `after_seq` read).
+    pub has_more: bool,
+}
+
+/// `POST /api/conversations/{conversation}/read` body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkRead {
+    pub seq: Seq,
+}
+
+/// `POST /api/conversations/{conversation}/read` answer: the read position after the call, which
+/// never moves backwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadState {
+    pub conversation: ConversationId,
+    pub read_seq: Seq,
+    pub unread: i64,
+}
+
+/// One entry of a user's event stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A new message in one of the user's conversations (including the user's own sends, so that
+    /// their other tabs see them).
+    Message { message: Message },
+    /// The user's own read position moved (on any of their tabs).
+    Read {
+        conversation: ConversationId,
+        read_seq: Seq,
+    },
+    /// An event kind this client does not know yet (newer server). Clients skip it.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `GET /api/events?after=CURSOR&timeout=SECONDS` answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventBatch {
+    /// Pass this as `after` in the next poll; it acknowledges every event in this batch.
+    pub cursor: Cursor,
+    pub events: Vec<Event>,
+    /// True when the given cursor is too old to serve (its events were pruned): the client must
+    /// re-read its state and continue from `cursor`. Nothing is silently skipped.
+    pub reset: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_is_written_as_an_object_keyed_by_kind() {
+        let send = SendMessage {
+            to: Target::User(UserId(7)),
+            client_msg_id: ClientMsgId("a1".into()),
+            msg_type: MsgType::Text,
+            content: "hi".into(),
+        };
+        let json = serde_json::to_value(&send).expect("serializes");
+        assert_eq!(json["to"], serde_json::json!({"user": 7}));
+        assert_eq!(json["msg_type"], "text");
+    }
+
+    #[test]
+    fn events_are_tagged_by_type_and_unknown_kinds_are_tolerated() {
+        let read = Event::Read {
+            conversation: ConversationId("d1_2".into()),
+            read_seq: Seq(3),
+        };
+        let json = serde_json::to_value(&read).expect("serializes");
+        assert_eq!(json["type"], "read");
+        let unknown: Event =
+            serde_json::from_str(r#"{"type":"typing","who":1}"#).expect("tolerated");
+        assert_eq!(unknown, Event::Unknown);
+    }
+}
