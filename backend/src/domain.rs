@@ -111,7 +111,11 @@ impl PageRequest {
     ) -> Result<Self, ValidationError> {
         let limit = match limit {
             None => DEFAULT_PAGE_LIMIT,
-            Some(0) => return Err(ValidationError::InvalidParameter("limit must be at least 1")),
+            Some(0) => {
+                return Err(ValidationError::InvalidParameter(
+                    "limit must be at least 1",
+                ));
+            }
             Some(n) => n.min(MAX_PAGE_LIMIT),
         };
         if before.is_some_and(|b| b < 0) || after.is_some_and(|a| a < 0) {
@@ -150,7 +154,9 @@ impl PollRequest {
         }
         let timeout = match timeout_secs {
             None => Duration::ZERO,
-            Some(t) if t.is_finite() && t >= 0.0 => Duration::from_secs_f64(t.min(cap.as_secs_f64())),
+            Some(t) if t.is_finite() && t >= 0.0 => {
+                Duration::from_secs_f64(t.min(cap.as_secs_f64()))
+            }
             Some(_) => {
                 return Err(ValidationError::InvalidParameter(
                     "timeout must be a number of seconds, 0 or more",
@@ -195,7 +201,10 @@ mod tests {
     fn client_msg_ids_allow_only_a_safe_alphabet() {
         assert!(parse_client_msg_id(ClientMsgId("abc-DEF_123".into())).is_ok());
         for bad in ["", "a b", "ü", &"x".repeat(MAX_CLIENT_MSG_ID_LEN + 1)] {
-            assert!(parse_client_msg_id(ClientMsgId(bad.into())).is_err(), "{bad:?}");
+            assert!(
+                parse_client_msg_id(ClientMsgId(bad.into())).is_err(),
+                "{bad:?}"
+            );
         }
     }
 

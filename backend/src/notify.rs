@@ -56,9 +56,7 @@ impl Notifier {
     /// Registers interest in `uid`'s stream. Call this before reading the store.
     pub fn subscribe(&self, uid: UserId) -> Subscription {
         let mut shard = self.shard(uid);
-        let sender = shard
-            .entry(uid)
-            .or_insert_with(|| watch::channel(0).0);
+        let sender = shard.entry(uid).or_insert_with(|| watch::channel(0).0);
         Subscription {
             receiver: Some(sender.subscribe()),
             shutdown: self.shutdown.subscribe(),

@@ -44,13 +44,15 @@ impl Application {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let store = Store::open_sqlite(&config.data_dir.join("courier.db"), config.read_pool).await?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+        let store =
+            Store::open_sqlite(&config.data_dir.join("courier.db"), config.read_pool).await?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(|source| StartupError::Bind {
             addr: config.listen,
             source,

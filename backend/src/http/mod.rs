@@ -2,8 +2,8 @@
 //! Handlers extract, call one service function, and return a DTO.
 
 pub mod error;
-pub mod extract;
 mod events;
+pub mod extract;
 mod messages;
 mod origin;
 mod session;

@@ -55,7 +55,10 @@ pub async fn send(
 }
 
 /// The caller's conversations, newest activity first.
-pub async fn conversations(state: &AppState, uid: UserId) -> Result<ConversationList, ServiceError> {
+pub async fn conversations(
+    state: &AppState,
+    uid: UserId,
+) -> Result<ConversationList, ServiceError> {
     Ok(ConversationList {
         conversations: state.store.conversations(uid).await?,
     })

@@ -155,7 +155,10 @@ impl Store {
     }
 
     /// The user a session token (by its hash) belongs to.
-    pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<UserRow>, StoreError> {
+    pub async fn user_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(
             "SELECT u.uid, u.nick_name, u.event_head FROM sessions s \
              JOIN users u ON u.uid = s.uid WHERE s.token_hash = ?",
@@ -183,10 +186,11 @@ impl Store {
         {
             return Ok(SendOutcome::Duplicate(existing));
         }
-        let recipient_exists: Option<i64> = sqlx::query_scalar("SELECT uid FROM users WHERE uid = ?")
-            .bind(new.recipient.0)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let recipient_exists: Option<i64> =
+            sqlx::query_scalar("SELECT uid FROM users WHERE uid = ?")
+                .bind(new.recipient.0)
+                .fetch_optional(&mut *tx)
+                .await?;
         if recipient_exists.is_none() {
             return Ok(SendOutcome::UnknownRecipient);
         }
@@ -414,12 +418,14 @@ impl Store {
                 None,
             ));
         }
-        sqlx::query("UPDATE conversation_members SET read_seq = ? WHERE conversation = ? AND uid = ?")
-            .bind(seq.0)
-            .bind(&conv.0)
-            .bind(uid.0)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE conversation_members SET read_seq = ? WHERE conversation = ? AND uid = ?",
+        )
+        .bind(seq.0)
+        .bind(&conv.0)
+        .bind(uid.0)
+        .execute(&mut *tx)
+        .await?;
         let event = Event::Read {
             conversation: conv.clone(),
             read_seq: seq,

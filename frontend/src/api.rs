@@ -1,0 +1,274 @@
+//! The HTTP client: the only module that talks to the server. Every call returns
+//! `Result<T, ClientError>`, and error answers are decoded from the server's `ErrorBody`.
+//!
+//! Authentication is the session cookie (sent automatically, same origin). Where the browser drops
+//! the cookie, `set_bearer` switches every later call to `Authorization: Bearer`.
+
+use gloo_net::http::{Method, RequestBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shared::{
+    ConversationId, ConversationList, Cursor, ErrorBody, ErrorCode, EventBatch, GuestSession,
+    MarkRead, Me, MessagePage, ReadState, SendAck, SendMessage, Seq,
+};
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+use std::time::Duration;
+use web_sys::{AbortController, AbortSignal};
+
+/// How long a send may take before the client gives up and offers a retry.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long other short calls may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+thread_local! {
+    /// The bearer token, when the cookie does not work. Wasm in the browser is single-threaded.
+    static BEARER: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Sends `Authorization: Bearer TOKEN` on every later call (`None`: rely on the cookie).
+pub fn set_bearer(token: Option<String>) {
+    BEARER.with(|b| *b.borrow_mut() = token);
+}
+
+fn bearer() -> Option<String> {
+    BEARER.with(|b| b.borrow().clone())
+}
+
+/// Why a call failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientError {
+    /// The request never got an answer (offline, connection refused, DNS, CORS).
+    Network(String),
+    /// No answer within the call's time limit.
+    Timeout,
+    /// The caller aborted the request (the view that started it went away).
+    Aborted,
+    /// The server answered with an error status; `code` and `message` come from its `ErrorBody`
+    /// (or are made up from the status when the body is not one).
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// A success status with a body this client cannot read.
+    Decode(String),
+}
+
+impl ClientError {
+    /// Whether the server answered with this error code.
+    pub fn is(&self, code: ErrorCode) -> bool {
+        matches!(self, ClientError::Server { code: c, .. } if c == code.as_str())
+    }
+
+    /// A 4xx answer: the request itself was refused, retrying it unchanged will not help (except
+    /// rate limits).
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, ClientError::Server { status, .. } if (400..500).contains(status) && *status != 429)
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Network(_) => f.write_str("Cannot reach the server"),
+            ClientError::Timeout => f.write_str("The server did not answer in time"),
+            ClientError::Aborted => f.write_str("Cancelled"),
+            ClientError::Server { message, code, status } => {
+                if message.is_empty() {
+                    write!(f, "Server error {status} ({code})")
+                } else {
+                    f.write_str(message)
+                }
+            }
+            ClientError::Decode(_) => f.write_str("Unexpected answer from the server"),
+        }
+    }
+}
+
+/// How a request may be cut short.
+enum Limit<'a> {
+    /// Aborted after this long.
+    Timeout(Duration),
+    /// Aborted when this signal fires (the caller owns the controller).
+    Signal(&'a AbortSignal),
+}
+
+/// `GET /api/me`.
+pub async fn me() -> Result<Me, ClientError> {
+    call(Method::GET, "/api/me", None::<&()>, Limit::Timeout(CALL_TIMEOUT)).await
+}
+
+/// `POST /api/session/guest`: a new guest identity.
+pub async fn create_guest() -> Result<GuestSession, ClientError> {
+    call(
+        Method::POST,
+        "/api/session/guest",
+        None::<&()>,
+        Limit::Timeout(CALL_TIMEOUT),
+    )
+    .await
+}
+
+/// `GET /api/conversations`.
+pub async fn conversations() -> Result<ConversationList, ClientError> {
+    call(
+        Method::GET,
+        "/api/conversations",
+        None::<&()>,
+        Limit::Timeout(CALL_TIMEOUT),
+    )
+    .await
+}
+
+/// Which page of a conversation's history to read.
+#[derive(Clone, Copy, Debug)]
+pub enum Page {
+    /// The latest page (the server's default size).
+    Latest,
+    /// The latest `limit` messages with a seq below this one (older history).
+    Before(Seq, u32),
+    /// The first `limit` messages with a seq above this one (a gap).
+    After(Seq, u32),
+}
+
+/// `GET /api/conversations/{id}/messages`.
+pub async fn history(conversation: &ConversationId, page: Page) -> Result<MessagePage, ClientError> {
+    let query = match page {
+        Page::Latest => String::new(),
+        Page::Before(seq, limit) => format!("?before_seq={seq}&limit={limit}"),
+        Page::After(seq, limit) => format!("?after_seq={seq}&limit={limit}"),
+    };
+    let url = format!(
+        "/api/conversations/{}/messages{query}",
+        encode(&conversation.0)
+    );
+    call(Method::GET, &url, None::<&()>, Limit::Timeout(CALL_TIMEOUT)).await
+}
+
+/// `POST /api/conversations/{id}/read`.
+pub async fn mark_read(conversation: &ConversationId, seq: Seq) -> Result<ReadState, ClientError> {
+    let url = format!("/api/conversations/{}/read", encode(&conversation.0));
+    call(
+        Method::POST,
+        &url,
+        Some(&MarkRead { seq }),
+        Limit::Timeout(CALL_TIMEOUT),
+    )
+    .await
+}
+
+/// `POST /api/messages`, given up after `SEND_TIMEOUT`.
+pub async fn send_message(message: &SendMessage) -> Result<SendAck, ClientError> {
+    call(
+        Method::POST,
+        "/api/messages",
+        Some(message),
+        Limit::Timeout(SEND_TIMEOUT),
+    )
+    .await
+}
+
+/// `GET /api/events?after=CURSOR&timeout=SECS`: the long-poll, cancelled by `signal`.
+pub async fn poll_events(
+    after: Cursor,
+    timeout_secs: u32,
+    signal: &AbortSignal,
+) -> Result<EventBatch, ClientError> {
+    let url = format!("/api/events?after={after}&timeout={timeout_secs}");
+    call(Method::GET, &url, None::<&()>, Limit::Signal(signal)).await
+}
+
+fn encode(segment: &str) -> String {
+    String::from(js_sys::encode_uri_component(segment))
+}
+
+async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+    method: Method,
+    url: &str,
+    body: Option<&B>,
+    limit: Limit<'_>,
+) -> Result<T, ClientError> {
+    // A timeout is an abort fired by a timer; `timed_out` tells it apart from the caller's abort.
+    let timed_out = Rc::new(RefCell::new(false));
+    let mut _timer = None;
+    let own_controller;
+    let signal = match limit {
+        Limit::Signal(signal) => signal.clone(),
+        Limit::Timeout(duration) => {
+            own_controller = AbortController::new()
+                .map_err(|_| ClientError::Network("AbortController unavailable".into()))?;
+            let controller = own_controller.clone();
+            let flag = timed_out.clone();
+            _timer = leptos::prelude::set_timeout_with_handle(
+                move || {
+                    *flag.borrow_mut() = true;
+                    controller.abort();
+                },
+                duration,
+            )
+            .ok()
+            .map(TimerGuard);
+            own_controller.signal()
+        }
+    };
+
+    let mut builder = RequestBuilder::new(url)
+        .method(method)
+        .header("Accept", "application/json")
+        .abort_signal(Some(&signal));
+    if let Some(token) = bearer() {
+        builder = builder.header("Authorization", &format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => {
+            let json =
+                serde_json::to_string(body).map_err(|e| ClientError::Decode(e.to_string()))?;
+            builder
+                .header("Content-Type", "application/json")
+                .body(json)
+        }
+        None => builder.build(),
+    }
+    .map_err(|e| ClientError::Network(e.to_string()))?;
+
+    let failed = |error: gloo_net::Error| {
+        if *timed_out.borrow() {
+            ClientError::Timeout
+        } else if signal.aborted() {
+            ClientError::Aborted
+        } else {
+            ClientError::Network(error.to_string())
+        }
+    };
+    let response = request.send().await.map_err(failed)?;
+    let status = response.status();
+    let text = response.text().await.map_err(failed)?;
+
+    if (200..300).contains(&status) {
+        serde_json::from_str(&text).map_err(|e| ClientError::Decode(e.to_string()))
+    } else {
+        Err(match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => ClientError::Server {
+                status,
+                code: body.code,
+                message: body.message,
+            },
+            Err(_) => ClientError::Server {
+                status,
+                code: String::new(),
+                message: format!("Server error {status}"),
+            },
+        })
+    }
+}
+
+/// Clears its timer when the call ends.
+struct TimerGuard(leptos::prelude::TimeoutHandle);
+
+impl Drop for TimerGuard {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
