@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building the web client needs, when it is missing: the wasm32 target and the
+# wasm-bindgen CLI of exactly the version Cargo.lock pins (from crates.io; nothing is downloaded
+# from elsewhere). Safe to run again: it does nothing when all is in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  echo "==> adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [[ -z "$want" ]]; then
+  echo "cannot find wasm-bindgen in Cargo.lock" >&2
+  exit 1
+fi
+if [[ "$have" != "$want" ]]; then
+  # Without --locked: the CLI's own lockfile names a yanked crate (see TOOLCHAIN notes).
+  echo "==> installing wasm-bindgen-cli $want (a few minutes, once)"
+  cargo install wasm-bindgen-cli --version "$want"
+fi
