@@ -18,6 +18,11 @@ pub struct Config {
     #[arg(long, env = "COURIER_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
+    /// Database URL. Default: the SQLite file `courier.db` in the data directory. Set
+    /// `postgres://USER@HOST:PORT/DB` to run one or more nodes on a shared PostgreSQL.
+    #[arg(long, env = "COURIER_DATABASE_URL")]
+    pub database_url: Option<String>,
+
     /// Directory with the built web client (scripts/build-frontend.sh writes it). Served at `/`.
     #[arg(long, env = "COURIER_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
@@ -51,9 +56,10 @@ pub struct Config {
     #[arg(long, env = "COURIER_PRUNE_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
     pub prune_interval: Duration,
 
-    /// Connections in the SQLite read pool (writes go through one connection).
-    #[arg(long, env = "COURIER_READ_POOL", default_value_t = 8)]
-    pub read_pool: u32,
+    /// Database connections: the read pool with SQLite (writes go through one connection), the
+    /// whole pool with PostgreSQL (keep nodes x pool below the server's max_connections).
+    #[arg(long, env = "COURIER_DB_POOL", default_value_t = 8)]
+    pub db_pool: u32,
 
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "COURIER_MAX_BODY", default_value_t = 64 * 1024)]

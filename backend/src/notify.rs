@@ -75,6 +75,16 @@ impl Notifier {
         }
     }
 
+    /// Wakes every parked poll on this node (after lost hints: each re-reads its stream).
+    pub fn wake_all(&self) {
+        for shard in self.shards.iter() {
+            let shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for sender in shard.values() {
+                sender.send_modify(|version| *version = version.wrapping_add(1));
+            }
+        }
+    }
+
     /// Ends every parked poll, now and from now on (graceful shutdown).
     pub fn shut_down(&self) {
         self.shutdown.send_replace(true);
@@ -122,6 +132,57 @@ impl Drop for Subscription {
             .is_some_and(|sender| sender.receiver_count() == 0)
         {
             shard.remove(&self.uid);
+        }
+    }
+}
+
+/// Wakes this node's waiters on the hints other nodes publish with PostgreSQL NOTIFY (sent by
+/// the store inside each writing transaction, so a hint never precedes its commit). A hint lost
+/// with a dropped connection costs at most one poll timeout; on reconnect every local waiter is
+/// woken to re-read, so even that is avoided.
+pub async fn listen_postgres(url: String, notifier: Notifier, node: String) {
+    use sqlx::postgres::PgListener;
+    loop {
+        let mut listener = match PgListener::connect(&url).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot connect the wake-up listener; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(crate::store::WAKE_CHANNEL).await {
+            tracing::warn!(error = %error, "cannot LISTEN for wake-ups; retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            continue;
+        }
+        notifier.wake_all();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    let Some((from, uids)) = notification.payload().split_once(':') else {
+                        continue;
+                    };
+                    if from == node {
+                        continue; // this node woke its own waiters already
+                    }
+                    let uids: Vec<UserId> = uids
+                        .split(',')
+                        .filter_map(|u| u.parse().ok().map(UserId))
+                        .collect();
+                    notifier.wake(&uids);
+                }
+                Ok(None) => {
+                    // The connection dropped and will be re-established; hints may be lost.
+                    tracing::warn!("wake-up listener reconnecting");
+                    notifier.wake_all();
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "wake-up listener failed; reconnecting");
+                    notifier.wake_all();
+                    break;
+                }
+            }
         }
     }
 }

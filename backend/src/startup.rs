@@ -4,9 +4,9 @@
 
 use crate::config::Config;
 use crate::http;
-use crate::notify::Notifier;
+use crate::notify::{self, Notifier};
 use crate::service::{AppState, events};
-use crate::store::{Store, StoreError};
+use crate::store::{Backend, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +36,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     addr: SocketAddr,
+    /// PostgreSQL only: receives other nodes' wake-up hints.
+    listener_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -44,8 +46,15 @@ impl Application {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let store =
-            Store::open_sqlite(&config.data_dir.join("courier.db"), config.read_pool).await?;
+        let node = format!("{:016x}", rand::random::<u64>());
+        let database_url = config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| Store::sqlite_url(&config.data_dir));
+        let store = Store::open(&database_url, config.db_pool, &node).await?;
+        let notifier = Notifier::new();
+        let listener_task = (store.backend() == Backend::Postgres)
+            .then(|| tokio::spawn(notify::listen_postgres(database_url, notifier.clone(), node)));
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -62,13 +71,14 @@ impl Application {
         }
         let state = AppState {
             store,
-            notifier: Notifier::new(),
+            notifier,
             config: Arc::new(config),
         };
         Ok(Self {
             listener,
             state,
             addr,
+            listener_task,
         })
     }
 
@@ -105,6 +115,9 @@ impl Application {
             .await
             .map_err(StartupError::Serve);
         pruner.abort();
+        if let Some(task) = self.listener_task {
+            task.abort();
+        }
         store.close().await;
         result
     }

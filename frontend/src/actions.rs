@@ -3,10 +3,11 @@
 
 use crate::api::{self, ClientError, Page};
 use crate::state::{
-    ChatMessage, SendState, Store, Thread, summary_apply_message, summary_apply_read,
-    sort_summaries,
+    ChatMessage, SendState, Store, Thread, sort_summaries, summary_apply_message,
+    summary_apply_read,
 };
 use crate::util;
+use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::{
     ClientMsgId, ConversationId, ErrorCode, Event, Me, Message, MsgType, SendAck, SendMessage, Seq,

@@ -75,7 +75,11 @@ impl fmt::Display for ClientError {
             ClientError::Network(_) => f.write_str("Cannot reach the server"),
             ClientError::Timeout => f.write_str("The server did not answer in time"),
             ClientError::Aborted => f.write_str("Cancelled"),
-            ClientError::Server { message, code, status } => {
+            ClientError::Server {
+                message,
+                code,
+                status,
+            } => {
                 if message.is_empty() {
                     write!(f, "Server error {status} ({code})")
                 } else {
@@ -97,7 +101,13 @@ enum Limit<'a> {
 
 /// `GET /api/me`.
 pub async fn me() -> Result<Me, ClientError> {
-    call(Method::GET, "/api/me", None::<&()>, Limit::Timeout(CALL_TIMEOUT)).await
+    call(
+        Method::GET,
+        "/api/me",
+        None::<&()>,
+        Limit::Timeout(CALL_TIMEOUT),
+    )
+    .await
 }
 
 /// `POST /api/session/guest`: a new guest identity.
@@ -134,7 +144,10 @@ pub enum Page {
 }
 
 /// `GET /api/conversations/{id}/messages`.
-pub async fn history(conversation: &ConversationId, page: Page) -> Result<MessagePage, ClientError> {
+pub async fn history(
+    conversation: &ConversationId,
+    page: Page,
+) -> Result<MessagePage, ClientError> {
     let query = match page {
         Page::Latest => String::new(),
         Page::Before(seq, limit) => format!("?before_seq={seq}&limit={limit}"),

@@ -1,1 +1,16 @@
-fn main() {}
+//! Courier's browser client: a Leptos app rendered on the client, compiled to wasm32.
+//!
+//! `api` is the only module that talks HTTP, `state` holds the reactive stores, `actions` applies
+//! server answers to them, `sync` runs the tab's event loop, and `components` renders.
+
+mod actions;
+mod api;
+mod components;
+mod state;
+mod sync;
+mod util;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(components::App);
+}

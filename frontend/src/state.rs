@@ -191,7 +191,11 @@ impl Thread {
 
     /// Lowest stored seq loaded.
     pub fn min_seq(&self) -> Option<i64> {
-        self.messages.iter().filter_map(|m| m.seq).map(|s| s.0).min()
+        self.messages
+            .iter()
+            .filter_map(|m| m.seq)
+            .map(|s| s.0)
+            .min()
     }
 
     /// Messages are missing between `known` and the newest one loaded.
@@ -444,7 +448,11 @@ mod tests {
         assert!(t.has_gap());
         t.merge(vec![msg(6, 2, "w"), msg(5, 2, "v")]);
         assert!(!t.has_gap());
-        let seqs: Vec<_> = t.messages.iter().filter_map(|m| m.seq.map(|s| s.0)).collect();
+        let seqs: Vec<_> = t
+            .messages
+            .iter()
+            .filter_map(|m| m.seq.map(|s| s.0))
+            .collect();
         assert_eq!(seqs, vec![3, 4, 5, 6, 7]);
     }
 }

@@ -22,7 +22,8 @@ const MAX_RETRIES: u32 = 20;
 /// Signs in, then runs the sync loop until the calling component is cleaned up.
 pub fn start(store: Store) {
     let stopped = StoredValue::new(false);
-    let in_flight: StoredValue<Option<AbortController>, LocalStorage> = StoredValue::new_local(None);
+    let in_flight: StoredValue<Option<AbortController>, LocalStorage> =
+        StoredValue::new_local(None);
     on_cleanup(move || {
         stopped.try_set_value(true);
         if let Some(Some(controller)) = in_flight.try_get_value() {

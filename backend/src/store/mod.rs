@@ -11,10 +11,9 @@ use shared::{
     ClientMsgId, ConversationId, ConversationSummary, Cursor, Event, Message, MessageId,
     MessagePage, Millis, MsgType, Peer, Seq, UserId,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyConnection, AnyPool, Row};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// Everything that can go wrong below the service layer.
@@ -26,7 +25,20 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not what the code expects: {0}")]
     Corrupt(String),
+    #[error("unsupported database URL (use sqlite:PATH or postgres://...)")]
+    UnsupportedUrl,
 }
+
+/// Which database is behind the store. The SQL is shared; the few differences are decided on
+/// this value, in this module only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Channel on which PostgreSQL carries wake-up hints between nodes.
+pub const WAKE_CHANNEL: &str = "courier_wake";
 
 /// A user as the service layer needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,35 +101,71 @@ pub struct EventPage {
 /// Handle to the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    /// SQLite: one connection, the single writer. PostgreSQL: the same pool as `reader`.
+    writer: AnyPool,
+    reader: AnyPool,
+    backend: Backend,
+    /// Tags this process's wake-up hints, so that it does not wake its own waiters twice.
+    node: String,
 }
 
 impl Store {
-    /// Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
-    pub async fn open_sqlite(path: &Path, read_pool: u32) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // In WAL mode NORMAL survives a process crash (kill -9); only an OS crash or power
-            // loss can drop the last commits.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
+    /// Opens the database at `url` (`sqlite:PATH` or `postgres://...`) and applies pending
+    /// migrations. `pool_size` is the read pool for SQLite and the whole pool for PostgreSQL.
+    pub async fn open(url: &str, pool_size: u32, node: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let pool_size = pool_size.max(1);
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(pool_size)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+            return Ok(Self {
+                writer: pool.clone(),
+                reader: pool,
+                backend: Backend::Postgres,
+                node: node.to_owned(),
+            });
+        }
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::UnsupportedUrl);
+        }
+        // In WAL mode, synchronous=NORMAL survives a process crash (kill -9); only an OS crash
+        // or power loss can drop the last commits.
+        const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                               PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+        let path = url.split('?').next().unwrap_or(url);
+        let writer = AnyPoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.clone())
+            .after_connect(|conn, _| sqlite_pragmas(conn, PRAGMAS))
+            .connect(&format!("{path}?mode=rwc"))
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(read_pool.max(1))
+        let reader = AnyPoolOptions::new()
+            .max_connections(pool_size)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.read_only(true))
+            .after_connect(|conn, _| sqlite_pragmas(conn, "PRAGMA busy_timeout = 10000;"))
+            .connect(&format!("{path}?mode=ro"))
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            backend: Backend::Sqlite,
+            node: node.to_owned(),
+        })
+    }
+
+    /// The URL of the default SQLite database in `data_dir`.
+    pub fn sqlite_url(data_dir: &Path) -> String {
+        format!("sqlite://{}", data_dir.join("courier.db").display())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Closes both pools, waiting for running queries.
@@ -135,14 +183,14 @@ impl Store {
     ) -> Result<UserId, StoreError> {
         let mut tx = self.writer.begin().await?;
         let uid: i64 = sqlx::query_scalar(
-            "INSERT INTO users (nick_name, kind, created_at) VALUES (?, 'guest', ?) RETURNING uid",
+            "INSERT INTO users (nick_name, kind, created_at) VALUES ($1, 'guest', $2) RETURNING uid",
         )
         .bind(nick_name)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO sessions (token_hash, uid, created_at, last_seen) VALUES (?, ?, ?, ?)",
+            "INSERT INTO sessions (token_hash, uid, created_at, last_seen) VALUES ($1, $2, $3, $4)",
         )
         .bind(token_hash)
         .bind(uid)
@@ -161,7 +209,7 @@ impl Store {
     ) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(
             "SELECT u.uid, u.nick_name, u.event_head FROM sessions s \
-             JOIN users u ON u.uid = s.uid WHERE s.token_hash = ?",
+             JOIN users u ON u.uid = s.uid WHERE s.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.reader)
@@ -171,7 +219,7 @@ impl Store {
 
     /// A user by uid.
     pub async fn user(&self, uid: UserId) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query("SELECT uid, nick_name, event_head FROM users WHERE uid = ?")
+        let row = sqlx::query("SELECT uid, nick_name, event_head FROM users WHERE uid = $1")
             .bind(uid.0)
             .fetch_optional(&self.reader)
             .await?;
@@ -187,7 +235,7 @@ impl Store {
             return Ok(SendOutcome::Duplicate(existing));
         }
         let recipient_exists: Option<i64> =
-            sqlx::query_scalar("SELECT uid FROM users WHERE uid = ?")
+            sqlx::query_scalar("SELECT uid FROM users WHERE uid = $1")
                 .bind(new.recipient.0)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -197,7 +245,7 @@ impl Store {
         let conv = &new.conversation.0;
         sqlx::query(
             "INSERT INTO conversations (id, kind, max_seq, last_time, created_at) \
-             VALUES (?, 'direct', 0, ?, ?) ON CONFLICT (id) DO NOTHING",
+             VALUES ($1, 'direct', 0, $2, $3) ON CONFLICT (id) DO NOTHING",
         )
         .bind(conv)
         .bind(new.now)
@@ -207,7 +255,7 @@ impl Store {
         for (uid, peer) in [(new.sender, new.recipient), (new.recipient, new.sender)] {
             sqlx::query(
                 "INSERT INTO conversation_members (conversation, uid, peer_uid, read_seq, joined_at) \
-                 VALUES (?, ?, ?, 0, ?) ON CONFLICT (conversation, uid) DO NOTHING",
+                 VALUES ($1, $2, $3, 0, $4) ON CONFLICT (conversation, uid) DO NOTHING",
             )
             .bind(conv)
             .bind(uid.0)
@@ -217,16 +265,16 @@ impl Store {
             .await?;
         }
         let seq: i64 = sqlx::query_scalar(
-            "UPDATE conversations SET max_seq = max_seq + 1, last_time = ? WHERE id = ? \
+            "UPDATE conversations SET max_seq = max_seq + 1, last_time = $1 WHERE id = $2 \
              RETURNING max_seq",
         )
         .bind(new.now)
         .bind(conv)
         .fetch_one(&mut *tx)
         .await?;
-        let msg_id: i64 = sqlx::query_scalar(
+        let inserted = sqlx::query_scalar(
             "INSERT INTO messages (conversation, seq, sender, client_msg_id, msg_type, content, time) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING msg_id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING msg_id",
         )
         .bind(conv)
         .bind(seq)
@@ -236,9 +284,23 @@ impl Store {
         .bind(new.content)
         .bind(new.now)
         .fetch_one(&mut *tx)
-        .await?;
+        .await;
+        let msg_id: i64 = match inserted {
+            Ok(id) => id,
+            // A concurrent send with the same client_msg_id (another node, or a retry racing the
+            // first try) committed first: answer with its message.
+            Err(e) if is_unique_violation(&e) => {
+                tx.rollback().await?;
+                let mut conn = self.writer.acquire().await?;
+                return match message_by_client_id(&mut conn, new.sender, new.client_msg_id).await? {
+                    Some(existing) => Ok(SendOutcome::Duplicate(existing)),
+                    None => Err(e.into()),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        };
         sqlx::query(
-            "UPDATE conversation_members SET read_seq = ? WHERE conversation = ? AND uid = ?",
+            "UPDATE conversation_members SET read_seq = $1 WHERE conversation = $2 AND uid = $3",
         )
         .bind(seq)
         .bind(conv)
@@ -258,10 +320,13 @@ impl Store {
         let event = Event::Message {
             message: message.clone(),
         };
-        let recipients = vec![new.sender, new.recipient];
+        // Lock users in uid order, as every transaction does, so that writers never deadlock.
+        let mut recipients = vec![new.sender, new.recipient];
+        recipients.sort_unstable();
         for uid in &recipients {
             append_event(&mut tx, *uid, &event, new.now).await?;
         }
+        self.hint(&mut tx, &recipients).await?;
         tx.commit().await?;
         Ok(SendOutcome::Created {
             message,
@@ -278,7 +343,7 @@ impl Store {
              JOIN conversations c ON c.id = cm.conversation \
              JOIN users p ON p.uid = cm.peer_uid \
              LEFT JOIN messages m ON m.conversation = c.id AND m.seq = c.max_seq \
-             WHERE cm.uid = ? \
+             WHERE cm.uid = $1 \
              ORDER BY c.last_time DESC, c.id",
         )
         .bind(uid.0)
@@ -317,7 +382,7 @@ impl Store {
         let max_seq: Option<i64> = sqlx::query_scalar(
             "SELECT c.max_seq FROM conversation_members cm \
              JOIN conversations c ON c.id = cm.conversation \
-             WHERE cm.conversation = ? AND cm.uid = ?",
+             WHERE cm.conversation = $1 AND cm.uid = $2",
         )
         .bind(&conv.0)
         .bind(uid.0)
@@ -337,7 +402,7 @@ impl Store {
         let (rows, limit, newest_first) = match page {
             PageRequest::Before { before, limit } => {
                 let rows = sqlx::query(&format!(
-                    "SELECT {COLUMNS} WHERE conversation = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
+                    "SELECT {COLUMNS} WHERE conversation = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
                 ))
                 .bind(&conv.0)
                 .bind(before.map_or(i64::MAX, |s| s.0))
@@ -352,8 +417,8 @@ impl Store {
                 limit,
             } => {
                 let rows = sqlx::query(&format!(
-                    "SELECT {COLUMNS} WHERE conversation = ? AND seq > ? AND seq < ? \
-                     ORDER BY seq ASC LIMIT ?"
+                    "SELECT {COLUMNS} WHERE conversation = $1 AND seq > $2 AND seq < $3 \
+                     ORDER BY seq ASC LIMIT $4"
                 ))
                 .bind(&conv.0)
                 .bind(after.0)
@@ -389,7 +454,7 @@ impl Store {
         let row = sqlx::query(
             "SELECT cm.read_seq, c.max_seq FROM conversation_members cm \
              JOIN conversations c ON c.id = cm.conversation \
-             WHERE cm.conversation = ? AND cm.uid = ?",
+             WHERE cm.conversation = $1 AND cm.uid = $2",
         )
         .bind(&conv.0)
         .bind(uid.0)
@@ -419,7 +484,7 @@ impl Store {
             ));
         }
         sqlx::query(
-            "UPDATE conversation_members SET read_seq = ? WHERE conversation = ? AND uid = ?",
+            "UPDATE conversation_members SET read_seq = $1 WHERE conversation = $2 AND uid = $3",
         )
         .bind(seq.0)
         .bind(&conv.0)
@@ -431,6 +496,7 @@ impl Store {
             read_seq: seq,
         };
         append_event(&mut tx, uid, &event, now).await?;
+        self.hint(&mut tx, &[uid]).await?;
         tx.commit().await?;
         Ok((
             ReadOutcome::Done {
@@ -450,14 +516,14 @@ impl Store {
         after: Cursor,
         limit: u32,
     ) -> Result<EventPage, StoreError> {
-        let head: Option<i64> = sqlx::query_scalar("SELECT event_head FROM users WHERE uid = ?")
+        let head: Option<i64> = sqlx::query_scalar("SELECT event_head FROM users WHERE uid = $1")
             .bind(uid.0)
             .fetch_optional(&self.reader)
             .await?;
         let head = head.ok_or_else(|| StoreError::Corrupt(format!("user {uid} has no row")))?;
         let rows = sqlx::query(
-            "SELECT cursor, payload FROM events WHERE uid = ? AND cursor > ? \
-             ORDER BY cursor LIMIT ?",
+            "SELECT cursor, payload FROM events WHERE uid = $1 AND cursor > $2 \
+             ORDER BY cursor LIMIT $3",
         )
         .bind(uid.0)
         .bind(after.0)
@@ -478,14 +544,32 @@ impl Store {
         })
     }
 
+    /// Tells the other nodes, when the transaction commits, which users' streams changed.
+    /// PostgreSQL delivers NOTIFY only on commit, and never for a rolled-back transaction. With
+    /// SQLite there is one node, and nothing to tell.
+    async fn hint(&self, tx: &mut AnyConnection, uids: &[UserId]) -> Result<(), StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        let uids: Vec<String> = uids.iter().map(ToString::to_string).collect();
+        let payload = format!("{}:{}", self.node, uids.join(","));
+        // pg_notify returns void, which the Any driver cannot decode; select a constant instead.
+        sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+            .bind(WAKE_CHANNEL)
+            .bind(payload)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
     /// Deletes events older than `before`. Returns how many were deleted.
     pub async fn prune_events(&self, before: Millis) -> Result<u64, StoreError> {
         let mut total = 0;
         loop {
             // Small batches keep the single writer available to sends.
             let deleted = sqlx::query(
-                "DELETE FROM events WHERE rowid IN \
-                 (SELECT rowid FROM events WHERE time < ? LIMIT 5000)",
+                "DELETE FROM events WHERE (uid, cursor) IN \
+                 (SELECT uid, cursor FROM events WHERE time < $1 LIMIT 5000)",
             )
             .bind(before)
             .execute(&self.writer)
@@ -501,20 +585,20 @@ impl Store {
 
 /// Appends one event to `uid`'s stream, allocating its cursor inside the transaction.
 async fn append_event(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     uid: UserId,
     event: &Event,
     now: Millis,
 ) -> Result<Cursor, StoreError> {
     let cursor: i64 = sqlx::query_scalar(
-        "UPDATE users SET event_head = event_head + 1 WHERE uid = ? RETURNING event_head",
+        "UPDATE users SET event_head = event_head + 1 WHERE uid = $1 RETURNING event_head",
     )
     .bind(uid.0)
     .fetch_one(&mut *tx)
     .await?;
     let payload = serde_json::to_string(event)
         .map_err(|e| StoreError::Corrupt(format!("event does not serialize: {e}")))?;
-    sqlx::query("INSERT INTO events (uid, cursor, payload, time) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO events (uid, cursor, payload, time) VALUES ($1, $2, $3, $4)")
         .bind(uid.0)
         .bind(cursor)
         .bind(payload)
@@ -525,13 +609,13 @@ async fn append_event(
 }
 
 async fn message_by_client_id(
-    tx: &mut SqliteConnection,
+    tx: &mut AnyConnection,
     sender: UserId,
     client_msg_id: &ClientMsgId,
 ) -> Result<Option<Message>, StoreError> {
     let row = sqlx::query(
         "SELECT conversation, msg_id, seq, sender, client_msg_id, msg_type, content, time \
-         FROM messages WHERE sender = ? AND client_msg_id = ?",
+         FROM messages WHERE sender = $1 AND client_msg_id = $2",
     )
     .bind(sender.0)
     .bind(&client_msg_id.0)
@@ -541,7 +625,7 @@ async fn message_by_client_id(
         .transpose()
 }
 
-fn user_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRow, StoreError> {
+fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
     Ok(UserRow {
         uid: UserId(r.try_get("uid")?),
         nick_name: r.try_get("nick_name")?,
@@ -550,7 +634,7 @@ fn user_row(r: &sqlx::sqlite::SqliteRow) -> Result<UserRow, StoreError> {
 }
 
 fn message_from_row(
-    r: &sqlx::sqlite::SqliteRow,
+    r: &AnyRow,
     conversation: ConversationId,
 ) -> Result<Message, StoreError> {
     let msg_type: String = r.try_get("msg_type")?;
@@ -564,6 +648,22 @@ fn message_from_row(
         time: r.try_get("time")?,
         client_msg_id: ClientMsgId(r.try_get("client_msg_id")?),
     })
+}
+
+type ConnectFuture<'c> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
+
+/// Sets SQLite pragmas on each new connection.
+fn sqlite_pragmas<'c>(conn: &'c mut AnyConnection, pragmas: &'static str) -> ConnectFuture<'c> {
+    Box::pin(async move {
+        sqlx::Executor::execute(conn, pragmas).await?;
+        Ok(())
+    })
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|db| db.is_unique_violation())
 }
 
 fn msg_type_str(t: MsgType) -> &'static str {

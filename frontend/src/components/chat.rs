@@ -1,0 +1,302 @@
+//! The right column: the open chat's header, history and composer.
+
+use super::sidebar::initial_of;
+use crate::actions;
+use crate::state::{ChatMessage, SendState, Store, use_store};
+use crate::util;
+use leptos::ev::{KeyboardEvent, SubmitEvent};
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::UserId;
+
+/// Distance from the bottom (px) within which new messages keep the view scrolled down.
+const STICK_TO_BOTTOM_PX: i32 = 80;
+/// Distance from the top (px) at which older history is loaded.
+const LOAD_OLDER_PX: i32 = 60;
+
+/// The open chat, or a hint when none is open.
+#[component]
+pub fn ChatPane() -> impl IntoView {
+    let store = use_store();
+    // A memo, so opening the chat that is already open does not rebuild it.
+    let open = Memo::new(move |_| store.open_peer.get());
+    view! {
+        <section class="chat-pane">
+            {move || match open.get() {
+                Some(peer) => view! { <ChatView peer /> }.into_any(),
+                None => {
+                    view! {
+                        <div class="chat-placeholder">
+                            <p class="placeholder-title">"No chat open"</p>
+                            <p>"Pick a conversation on the left, or start a new one with a uid."</p>
+                        </div>
+                    }
+                        .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+/// One chat: header, history, composer.
+#[component]
+fn ChatView(peer: UserId) -> impl IntoView {
+    let store = use_store();
+    let nick = Memo::new(move |_| {
+        store.conversations.with(|list| {
+            list.iter()
+                .find(|c| c.peer.uid == peer)
+                .map(|c| c.peer.nick_name.clone())
+        })
+    });
+    let title = move || nick.get().unwrap_or_else(|| format!("uid {peer}"));
+    view! {
+        <div id="chat" class="chat" data-peer=peer.0.to_string()>
+            <div class="chat-header">
+                <span class="avatar" aria-hidden="true">
+                    {move || nick.get().map_or_else(|| "#".to_owned(), |n| initial_of(&n))}
+                </span>
+                <div>
+                    <div class="chat-title">{title}</div>
+                    <div class="chat-subtitle">
+                        {move || {
+                            if nick.get().is_some() {
+                                format!("uid {peer}")
+                            } else {
+                                "new chat — your first message starts the conversation".to_owned()
+                            }
+                        }}
+                    </div>
+                </div>
+            </div>
+            <History peer />
+            <Composer peer />
+        </div>
+    }
+}
+
+/// The scrollable message history. Scrolling to the top loads older pages; new messages keep
+/// the view at the bottom when it already was there.
+#[component]
+fn History(peer: UserId) -> impl IntoView {
+    let store = use_store();
+    let history = NodeRef::<html::Div>::new();
+    // Whether the view was near the bottom at the last scroll: new messages then scroll it down.
+    let stick = StoredValue::new(true);
+
+    let messages = move || {
+        store
+            .threads
+            .with(|t| t.get(&peer).map(|t| t.messages.clone()).unwrap_or_default())
+    };
+    let thread_is = move |f: fn(&crate::state::Thread) -> bool| {
+        store.threads.with(|t| t.get(&peer).is_some_and(f))
+    };
+    let has_older = move || thread_is(|t| t.loaded && t.has_older);
+    let loading_older = move || thread_is(|t| t.loading_older);
+    let loading = move || thread_is(|t| t.loading && t.messages.is_empty());
+    let empty = move || thread_is(|t| t.loaded && t.messages.is_empty());
+    let at_start = move || thread_is(|t| t.loaded && !t.has_older && !t.messages.is_empty());
+
+    // Follow new messages at the bottom.
+    Effect::new(move |_| {
+        let me = store.me.get().map(|m| m.uid);
+        let last = store.threads.with(|t| {
+            t.get(&peer).and_then(|t| {
+                t.messages.last().map(|m| {
+                    (
+                        m.key(),
+                        Some(m.sender) == me && m.state == SendState::Sending,
+                    )
+                })
+            })
+        });
+        let Some((_, own_send)) = last else {
+            return;
+        };
+        if own_send || stick.try_get_value().unwrap_or(false) {
+            request_animation_frame(move || {
+                if let Some(div) = history.try_get_untracked().flatten() {
+                    div.set_scroll_top(div.scroll_height());
+                }
+            });
+        }
+    });
+
+    let on_scroll = move |_| {
+        let Some(div) = history.get_untracked() else {
+            return;
+        };
+        let from_bottom = div.scroll_height() - div.scroll_top() - div.client_height();
+        stick.set_value(from_bottom < STICK_TO_BOTTOM_PX);
+        if div.scroll_top() < LOAD_OLDER_PX && has_older() && !loading_older() {
+            load_older_keeping_position(store, peer, history);
+        }
+    };
+
+    view! {
+        <div id="history" class="history" node_ref=history on:scroll=on_scroll>
+            <Show when=has_older>
+                <button
+                    class="load-older"
+                    type="button"
+                    disabled=loading_older
+                    on:click=move |_| load_older_keeping_position(store, peer, history)
+                >
+                    {move || {
+                        if loading_older() { "Loading…" } else { "Load earlier messages" }
+                    }}
+                </button>
+            </Show>
+            <Show when=at_start>
+                <p class="history-start">"Beginning of the conversation"</p>
+            </Show>
+            <Show when=loading>
+                <p class="history-note">"Loading messages…"</p>
+            </Show>
+            <Show when=empty>
+                <p class="history-note">"No messages yet — say hello."</p>
+            </Show>
+            <For
+                each=messages
+                key=|m: &ChatMessage| m.key()
+                children=move |message| view! { <MessageRow peer message /> }
+            />
+        </div>
+    }
+}
+
+/// Loads the previous page and keeps the messages in view where they were.
+fn load_older_keeping_position(store: Store, peer: UserId, history: NodeRef<html::Div>) {
+    let Some(div) = history.get_untracked() else {
+        return;
+    };
+    let (height, top) = (div.scroll_height(), div.scroll_top());
+    spawn_local(async move {
+        if actions::load_older(store, peer).await {
+            request_animation_frame(move || {
+                if let Some(div) = history.try_get_untracked().flatten() {
+                    div.set_scroll_top(div.scroll_height() - height + top);
+                }
+            });
+        }
+    });
+}
+
+/// One message bubble.
+#[component]
+fn MessageRow(peer: UserId, message: ChatMessage) -> impl IntoView {
+    let store = use_store();
+    let mine = store.my_uid() == Some(message.sender);
+    let class = if mine {
+        "message mine"
+    } else {
+        "message theirs"
+    };
+    let seq = message.seq.map(|s| s.0.to_string()).unwrap_or_default();
+    let state = message.state;
+    let status = mine.then_some(match state {
+        SendState::Sending => "sending…",
+        SendState::Sent => "sent",
+        SendState::Failed => "failed",
+    });
+    let failed = state == SendState::Failed;
+    let client_msg_id = message.client_msg_id.clone();
+    let error = message.error.clone();
+
+    view! {
+        <div class=class data-seq=seq data-state=state.as_str()>
+            <div class="bubble">
+                <div class="content">{message.content}</div>
+                <div class="meta">
+                    <time class="time">{util::format_clock(message.time)}</time>
+                    {status.map(|s| view! { <span class="status">{s}</span> })}
+                </div>
+            </div>
+            {failed
+                .then(|| {
+                    view! {
+                        <div class="failure">
+                            {error.map(|e| view! { <span class="error">{e}</span> })}
+                            <button
+                                class="retry"
+                                type="button"
+                                on:click=move |_| actions::retry(store, peer, client_msg_id.clone())
+                            >
+                                "Retry"
+                            </button>
+                        </div>
+                    }
+                })}
+        </div>
+    }
+}
+
+/// The message input: Enter sends, Shift+Enter adds a line.
+#[component]
+fn Composer(peer: UserId) -> impl IntoView {
+    let store = use_store();
+    let text = RwSignal::new(String::new());
+    let input = NodeRef::<html::Textarea>::new();
+
+    let send = move || {
+        // Read the field itself, so a value set without an input event still counts.
+        let content = input
+            .get_untracked()
+            .map(|el| el.value())
+            .unwrap_or_else(|| text.get_untracked());
+        if content.trim().is_empty() {
+            return;
+        }
+        text.set(String::new());
+        if let Some(el) = input.get_untracked() {
+            el.set_value("");
+            let _ = el.focus();
+        }
+        actions::send_text(store, peer, content);
+    };
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        send();
+    };
+    let on_keydown = move |ev: KeyboardEvent| {
+        if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+            ev.prevent_default();
+            send();
+        }
+    };
+    let count = move || text.with(|t| t.chars().count());
+    let too_long = move || count() > shared::MAX_TEXT_CHARS;
+
+    Effect::new(move |_| {
+        if let Some(el) = input.get() {
+            let _ = el.focus();
+        }
+    });
+
+    view! {
+        <form class="composer" on:submit=on_submit>
+            <textarea
+                id="composer"
+                rows="2"
+                placeholder="Write a message — Enter sends, Shift+Enter adds a line"
+                aria-label="Message"
+                node_ref=input
+                prop:value=move || text.get()
+                on:input=move |ev| text.set(event_target_value(&ev))
+                on:keydown=on_keydown
+            ></textarea>
+            <div class="composer-side">
+                <button id="send" type="submit">
+                    "Send"
+                </button>
+                <Show when=too_long>
+                    <span class="char-count">
+                        {move || format!("{} / {}", count(), shared::MAX_TEXT_CHARS)}
+                    </span>
+                </Show>
+            </div>
+        </form>
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds the web client into dist/: wasm32 release build, wasm-bindgen (--target web), optional
+# wasm-opt from npm's binaryen, and index.html. The server serves dist/ at /.
+#
+#   scripts/build-frontend.sh            # from any directory
+#   CARGO_TARGET_DIR=/elsewhere scripts/build-frontend.sh
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+target_dir=${CARGO_TARGET_DIR:-target}
+case "$target_dir" in
+    /*) ;;
+    *) target_dir="$root/$target_dir" ;;
+esac
+dist="$root/dist"
+
+fail() {
+    echo "build-frontend: $*" >&2
+    exit 1
+}
+
+# The wasm-bindgen CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock, or the
+# generated glue does not match the module.
+wanted=$(awk '
+    $0 == "[[package]]" { name = ""; next }
+    $1 == "name" { gsub(/"/, "", $3); name = $3; next }
+    $1 == "version" && name == "wasm-bindgen" { gsub(/"/, "", $3); print $3; exit }
+' Cargo.lock)
+[ -n "$wanted" ] || fail "no wasm-bindgen entry in Cargo.lock (run: cargo generate-lockfile)"
+if ! command -v wasm-bindgen >/dev/null 2>&1; then
+    fail "the wasm-bindgen CLI is not installed; install it with:
+    cargo install wasm-bindgen-cli --version $wanted"
+fi
+have=$(wasm-bindgen --version | awk '{print $2}')
+if [ "$have" != "$wanted" ]; then
+    fail "wasm-bindgen CLI is $have but Cargo.lock has wasm-bindgen $wanted; install the matching one with:
+    cargo install wasm-bindgen-cli --version $wanted"
+fi
+
+echo "==> cargo build -p frontend (wasm32, wasm-release)"
+cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+
+wasm="$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
+[ -f "$wasm" ] || fail "expected $wasm after the build"
+
+echo "==> wasm-bindgen $have"
+rm -rf "$dist"
+mkdir -p "$dist"
+wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name frontend "$wasm"
+
+# Only npm's binaryen: Debian's older wasm-opt produces modules that fail in the browser.
+if [ -x node_modules/.bin/wasm-opt ]; then
+    echo "==> wasm-opt -Oz (npm binaryen)"
+    node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+        --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        -o "$dist/frontend_bg.opt.wasm" "$dist/frontend_bg.wasm"
+    mv "$dist/frontend_bg.opt.wasm" "$dist/frontend_bg.wasm"
+else
+    echo "==> skipping wasm-opt (npm install binaryen to shrink the module further)"
+fi
+
+cp index.html "$dist/index.html"
+
+echo "==> dist/"
+printf '%-22s %10s %10s\n' file bytes gzip-9
+for file in "$dist"/*; do
+    raw=$(wc -c <"$file")
+    gz=$(gzip -9 -c "$file" | wc -c)
+    printf '%-22s %10d %10d\n' "$(basename "$file")" "$raw" "$gz"
+done
