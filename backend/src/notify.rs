@@ -78,7 +78,9 @@ impl Notifier {
     /// Wakes every parked poll on this node (after lost hints: each re-reads its stream).
     pub fn wake_all(&self) {
         for shard in self.shards.iter() {
-            let shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let shard = shard
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             for sender in shard.values() {
                 sender.send_modify(|version| *version = version.wrapping_add(1));
             }

@@ -22,7 +22,10 @@ fn dist_dir() -> PathBuf {
 /// Returns false (and says why) when the browser test cannot run here.
 fn prerequisites_present() -> bool {
     let missing: Vec<String> = [
-        (Path::new(CHROMIUM).exists(), format!("{CHROMIUM} (apt-get install chromium)")),
+        (
+            Path::new(CHROMIUM).exists(),
+            format!("{CHROMIUM} (apt-get install chromium)"),
+        ),
         (
             dist_dir().join("frontend_bg.wasm").exists(),
             "dist/ (scripts/build-frontend.sh)".to_owned(),
@@ -201,7 +204,10 @@ fn two_guests_chat_live_and_a_reload_keeps_identity_and_history() {
     );
 
     // Alice starts a chat with Bob's uid and sends.
-    let uid_input = alice.tab.wait_for_element("#new-chat-uid").expect("uid box");
+    let uid_input = alice
+        .tab
+        .wait_for_element("#new-chat-uid")
+        .expect("uid box");
     uid_input.click().expect("focus");
     alice.tab.type_str(&bob_uid.to_string()).expect("type uid");
     alice
@@ -245,7 +251,10 @@ fn two_guests_chat_live_and_a_reload_keeps_identity_and_history() {
         &message_visible("Hello Bob <b>not bold</b>", ".theirs"),
     );
     assert_eq!(
-        eval_string(&bob.tab, "String(document.querySelectorAll('#history b').length)"),
+        eval_string(
+            &bob.tab,
+            "String(document.querySelectorAll('#history b').length)"
+        ),
         "0",
         "message text is never rendered as HTML"
     );

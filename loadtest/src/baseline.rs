@@ -79,7 +79,9 @@ impl Stream {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 type Shared = State<Arc<Baseline>>;
@@ -221,7 +223,11 @@ struct PollQuery {
     timeout: Option<f64>,
 }
 
-async fn poll(State(state): Shared, headers: HeaderMap, Query(query): Query<PollQuery>) -> Response {
+async fn poll(
+    State(state): Shared,
+    headers: HeaderMap,
+    Query(query): Query<PollQuery>,
+) -> Response {
     let Some((_, stream)) = state.caller(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "unauthenticated");
     };

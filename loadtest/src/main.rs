@@ -21,7 +21,12 @@ use std::time::Duration;
 
 /// Courier's load tool: runs scenarios against Courier and a bare baseline server.
 #[derive(Debug, Parser)]
-#[command(name = "loadtest", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "loadtest",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -51,7 +51,9 @@ pub struct Server {
 impl Server {
     /// Starts `kind` on a free port with a fresh data directory and waits for its address line.
     pub async fn start(kind: Kind, binaries: &Binaries) -> Result<Self, Error> {
-        let dir = tempfile::Builder::new().prefix("courier-loadtest-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("courier-loadtest-")
+            .tempdir()?;
         let log = std::fs::File::create(dir.path().join("server.log"))?;
         let mut command = match kind {
             Kind::Courier => {
@@ -69,7 +71,10 @@ impl Server {
             }
             Kind::Baseline => {
                 let mut command = Command::new(&binaries.loadtest);
-                command.arg("baseline-server").arg("--listen").arg("127.0.0.1:0");
+                command
+                    .arg("baseline-server")
+                    .arg("--listen")
+                    .arg("127.0.0.1:0");
                 command
             }
         };
@@ -111,7 +116,9 @@ impl Server {
             .split_once("running at ")
             .map(|(_, url)| url.trim().trim_end_matches('/').to_owned())
             .filter(|url| url.starts_with("http://127.0.0.1:"))
-            .ok_or_else(|| Error::Setup(format!("unexpected first line from the server: {line}")))?;
+            .ok_or_else(|| {
+                Error::Setup(format!("unexpected first line from the server: {line}"))
+            })?;
         Ok(Self {
             kind,
             base,

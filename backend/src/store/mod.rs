@@ -633,10 +633,7 @@ fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
     })
 }
 
-fn message_from_row(
-    r: &AnyRow,
-    conversation: ConversationId,
-) -> Result<Message, StoreError> {
+fn message_from_row(r: &AnyRow, conversation: ConversationId) -> Result<Message, StoreError> {
     let msg_type: String = r.try_get("msg_type")?;
     Ok(Message {
         msg_id: MessageId(r.try_get("msg_id")?),

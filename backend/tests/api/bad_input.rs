@@ -3,7 +3,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use shared::{Cursor, MAX_TEXT_CHARS};
 
-#[tokio::test]
+store_test! {
 async fn bad_sends_get_a_4xx_with_a_code_and_write_nothing() {
     let app = TestApp::spawn_with(|c| c.max_body_bytes = 64 * 1024).await;
     let a = app.guest().await;
@@ -119,8 +119,9 @@ async fn bad_sends_get_a_4xx_with_a_code_and_write_nothing() {
         assert_eq!(guest.me().await.cursor, Cursor(0));
     }
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn bad_history_and_read_requests_get_a_4xx() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -159,8 +160,9 @@ async fn bad_history_and_read_requests_get_a_4xx() {
     );
     assert_eq!(b.conversations().await.conversations[0].read_seq.0, 0);
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn unknown_api_routes_and_methods_answer_in_json() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -181,8 +183,9 @@ async fn unknown_api_routes_and_methods_answer_in_json() {
         "method_not_allowed"
     );
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn the_web_client_is_served_for_every_other_path() {
     let app = TestApp::spawn_with(|c| {
         let dir = c.data_dir.join("web");
@@ -196,4 +199,5 @@ async fn the_web_client_is_served_for_every_other_path() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert!(response.text().await.expect("body").contains("courier"));
     }
+}
 }

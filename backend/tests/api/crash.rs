@@ -18,8 +18,12 @@ impl Drop for Process {
     }
 }
 
-fn start(data_dir: &Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_courier"))
+fn start(data_dir: &Path, database_url: Option<&str>) -> Process {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    let mut child = command
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(["--static-dir"])
@@ -60,10 +64,15 @@ async fn guest(base: &str) -> Guest {
     }
 }
 
-#[tokio::test]
+store_test! {
 async fn acknowledged_messages_survive_a_kill_9_and_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = start(dir.path());
+    let database = match crate::helpers::current_store() {
+        crate::helpers::StoreKind::Sqlite => None,
+        crate::helpers::StoreKind::Postgres => Some(crate::helpers::TestDatabase::create().await),
+    };
+    let url = database.as_ref().map(|db| db.url.as_str());
+    let mut server = start(dir.path(), url);
     let a = guest(&server.base).await;
     let mut b = guest(&server.base).await;
     for i in 1..=20 {
@@ -73,7 +82,7 @@ async fn acknowledged_messages_survive_a_kill_9_and_restart() {
     server.child.kill().expect("SIGKILL");
     server.child.wait().expect("reaped");
 
-    let restarted = start(dir.path());
+    let restarted = start(dir.path(), url);
     b.base = restarted.base.clone();
     let batch = b.poll(Cursor(0), 0.0).await;
     let expected: Vec<String> = (1..=20).map(|i| format!("durable {i}")).collect();
@@ -83,4 +92,5 @@ async fn acknowledged_messages_survive_a_kill_9_and_restart() {
     a.base = restarted.base.clone();
     let retry = a.send(b.uid, "20", "durable 20").await;
     assert_eq!(retry.seq.0, 20);
+}
 }

@@ -15,12 +15,85 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// Which store the current test runs on; set by `store_test!`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    pub static STORE: StoreKind;
+}
+
+/// `TEST_DATABASE_URL`, when PostgreSQL tests should run.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// A fresh PostgreSQL database for one test, dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        use sqlx::Connection;
+        let admin_url = postgres_url().expect("TEST_DATABASE_URL is set");
+        let name = format!("courier_test_{:016x}", rand::random::<u64>());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
+        sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create a test database");
+        let base = admin_url.split('?').next().unwrap_or(&admin_url);
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        TestDatabase {
+            url: format!("{server}/{name}"),
+            admin_url,
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime; do the async clean-up on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::Executor::execute(&mut admin, sql.as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The store of the running test (SQLite outside `store_test!`).
+pub fn current_store() -> StoreKind {
+    STORE.try_with(|kind| *kind).unwrap_or(StoreKind::Sqlite)
+}
+
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _dir: Option<TempDir>,
+    _database: Option<TestDatabase>,
 }
 
 impl TestApp {
@@ -42,6 +115,11 @@ impl TestApp {
             backend::telemetry::init();
         }
         let mut config = Config::for_data_dir(data_dir.clone());
+        let database = match current_store() {
+            StoreKind::Sqlite => None,
+            StoreKind::Postgres => Some(TestDatabase::create().await),
+        };
+        config.database_url = database.as_ref().map(|db| db.url.clone());
         config.listen = "127.0.0.1:0".parse().expect("address");
         config.static_dir = data_dir.join("no-static");
         tweak(&mut config);
@@ -61,6 +139,7 @@ impl TestApp {
             stop: Some(stop),
             server: Some(server),
             _dir: None,
+            _database: database,
         }
     }
 

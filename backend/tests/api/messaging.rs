@@ -3,7 +3,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use shared::{Cursor, Event, ReadState, Seq};
 
-#[tokio::test]
+store_test! {
 async fn a_retried_send_with_the_same_client_msg_id_returns_the_first_message() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -20,8 +20,9 @@ async fn a_retried_send_with_the_same_client_msg_id_returns_the_first_message() 
     let batch = b.poll(Cursor(0), 0.0).await;
     assert_eq!(contents(&batch), ["hello"]);
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn the_same_client_msg_id_from_two_senders_makes_two_messages() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -32,8 +33,9 @@ async fn the_same_client_msg_id_from_two_senders_makes_two_messages() {
     assert_eq!(from_a.conversation, from_b.conversation);
     assert_eq!((from_a.seq, from_b.seq), (Seq(1), Seq(2)));
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn concurrent_senders_get_gapless_seqs_and_the_recipient_sees_each_once_in_order() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -73,8 +75,9 @@ async fn concurrent_senders_get_gapless_seqs_and_the_recipient_sees_each_once_in
         assert_eq!(seen, (1..=2 * EACH as i64).collect::<Vec<_>>());
     }
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn history_pages_backwards_twenty_at_a_time_and_caps_the_limit() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -108,8 +111,9 @@ async fn history_pages_backwards_twenty_at_a_time_and_caps_the_limit() {
     let capped = b.history(&conv, "after_seq=0&limit=1000").await;
     assert_eq!(capped.messages.len(), 45);
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn conversations_list_the_peer_last_message_and_unread_count() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -136,8 +140,9 @@ async fn conversations_list_the_peer_last_message_and_unread_count() {
         (Seq(2), Seq(0), 2)
     );
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn the_read_position_only_moves_forward_and_other_tabs_hear_of_it() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -169,8 +174,9 @@ async fn the_read_position_only_moves_forward_and_other_tabs_hear_of_it() {
         "invalid_seq"
     );
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn a_stranger_cannot_read_or_mark_a_conversation() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -185,4 +191,5 @@ async fn a_stranger_cannot_read_or_mark_a_conversation() {
         error_code(stranger.read_raw(&conv, 1).await, StatusCode::NOT_FOUND).await,
         "conversation_not_found"
     );
+}
 }

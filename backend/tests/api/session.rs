@@ -3,7 +3,7 @@ use reqwest::StatusCode;
 use reqwest::header::SET_COOKIE;
 use shared::GuestSession;
 
-#[tokio::test]
+store_test! {
 async fn a_new_guest_gets_a_token_in_the_body_and_an_http_only_cookie() {
     let app = TestApp::spawn().await;
     let response = app
@@ -25,8 +25,9 @@ async fn a_new_guest_gets_a_token_in_the_body_and_an_http_only_cookie() {
     assert!(guest.nick_name.starts_with("Guest-"));
     assert!(guest.token.len() >= 40, "tokens carry 256 random bits");
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn the_cookie_alone_identifies_the_guest_on_later_requests() {
     let app = TestApp::spawn().await;
     let browser = reqwest::Client::builder()
@@ -53,8 +54,9 @@ async fn the_cookie_alone_identifies_the_guest_on_later_requests() {
     assert_eq!(me.uid, guest.uid);
     assert_eq!(me.nick_name, guest.nick_name);
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn over_https_the_cookie_works_inside_third_party_iframes() {
     let app = TestApp::spawn_with(|c| c.public_url = Some("https://chat.example.com".into())).await;
     let response = app
@@ -72,8 +74,9 @@ async fn over_https_the_cookie_works_inside_third_party_iframes() {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn two_guests_get_different_uids_and_the_bearer_token_identifies_each() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -82,8 +85,9 @@ async fn two_guests_get_different_uids_and_the_bearer_token_identifies_each() {
     assert_eq!(a.me().await.uid, a.uid);
     assert_eq!(b.me().await.uid, b.uid);
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn without_a_valid_session_the_api_answers_401_unauthenticated() {
     let app = TestApp::spawn().await;
     let http = client();
@@ -113,8 +117,9 @@ async fn without_a_valid_session_the_api_answers_401_unauthenticated() {
         "unauthenticated"
     );
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn a_write_from_a_foreign_origin_is_refused_and_creates_nothing() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -140,4 +145,5 @@ async fn a_write_from_a_foreign_origin_is_refused_and_creates_nothing() {
         .await
         .expect("request");
     assert_eq!(own.status(), StatusCode::OK);
+}
 }

@@ -3,7 +3,7 @@ use reqwest::StatusCode;
 use shared::{Cursor, EventBatch};
 use std::time::{Duration, Instant};
 
-#[tokio::test]
+store_test! {
 async fn a_parked_poll_returns_the_message_as_soon_as_it_is_sent() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -31,8 +31,9 @@ async fn a_parked_poll_returns_the_message_as_soon_as_it_is_sent() {
     );
     assert_eq!(message.client_msg_id.0, "1");
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn a_send_racing_with_a_poll_is_never_left_for_the_timeout() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -58,8 +59,9 @@ async fn a_send_racing_with_a_poll_is_never_left_for_the_timeout() {
         cursor = batch.cursor;
     }
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn an_idle_poll_answers_empty_at_its_timeout_and_the_cap_bounds_it() {
     let app = TestApp::spawn_with(|c| c.poll_cap = Duration::from_millis(300)).await;
     let a = app.guest().await;
@@ -78,8 +80,9 @@ async fn an_idle_poll_answers_empty_at_its_timeout_and_the_cap_bounds_it() {
         }
     );
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn a_client_that_was_away_resumes_from_its_cursor_and_gets_everything_once() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -103,8 +106,9 @@ async fn a_client_that_was_away_resumes_from_its_cursor_and_gets_everything_once
     assert!(after.events.is_empty());
     assert_eq!(after.cursor, batch.cursor);
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn a_poll_returns_every_waiting_event_up_to_the_batch_cap() {
     let app = TestApp::spawn_with(|c| c.poll_batch = 3).await;
     let a = app.guest().await;
@@ -119,8 +123,9 @@ async fn a_poll_returns_every_waiting_event_up_to_the_batch_cap() {
     let third = b.poll(second.cursor, 0.0).await;
     assert_eq!(contents(&third), ["7"]);
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn a_cursor_whose_events_were_pruned_gets_an_explicit_reset() {
     let app = TestApp::spawn_with(|c| {
         c.event_retention = Duration::ZERO;
@@ -154,8 +159,9 @@ async fn a_cursor_whose_events_were_pruned_gets_an_explicit_reset() {
     assert!(!fresh.reset);
     assert_eq!(fresh.cursor, batch.cursor);
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn a_cursor_the_server_never_handed_out_is_refused() {
     let app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -173,8 +179,9 @@ async fn a_cursor_the_server_never_handed_out_is_refused() {
         );
     }
 }
+}
 
-#[tokio::test]
+store_test! {
 async fn shutting_down_ends_parked_polls_at_once() {
     let mut app = TestApp::spawn().await;
     let a = app.guest().await;
@@ -189,4 +196,5 @@ async fn shutting_down_ends_parked_polls_at_once() {
     let batch: EventBatch = ok_json(response).await;
     assert!(batch.events.is_empty());
     assert!(started.elapsed() < Duration::from_secs(5));
+}
 }

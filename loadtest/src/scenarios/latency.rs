@@ -88,7 +88,11 @@ async fn measure_on(kind: Kind, settings: &Settings) -> Result<Figures, Error> {
     let server = Server::start(kind, &settings.servers).await?;
     let result = measure(&server, settings).await;
     if result.is_err() {
-        eprintln!("[latency/{}] server log: {}", kind.name(), server.log_tail());
+        eprintln!(
+            "[latency/{}] server log: {}",
+            kind.name(),
+            server.log_tail()
+        );
     }
     server.stop().await;
     result
@@ -136,7 +140,11 @@ async fn measure(server: &Server, settings: &Settings) -> Result<Figures, Error>
     let (stop_all, stop) = Stop::new();
     let mut pollers = JoinSet::new();
 
-    progress("latency", kind, &format!("parking {} idle polls", idle.len()));
+    progress(
+        "latency",
+        kind,
+        &format!("parking {} idle polls", idle.len()),
+    );
     for (n, user) in idle.iter().cloned().enumerate() {
         pollers.spawn(idle_poller(
             api.clone(),

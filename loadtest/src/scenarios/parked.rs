@@ -179,10 +179,7 @@ async fn park(api: Api, n: usize, user: User, timeout: Duration, tally: Arc<Tall
         }
         Err(error) => {
             tally.errors.fetch_add(1, Ordering::Relaxed);
-            let mut first = tally
-                .first_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut first = tally.first_error.lock().unwrap_or_else(|p| p.into_inner());
             first.get_or_insert_with(|| error.to_string());
         }
     }

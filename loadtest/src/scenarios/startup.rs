@@ -53,7 +53,11 @@ async fn measure_on(kind: Kind, settings: &Settings) -> Result<Vec<Duration>, Er
         let server = Server::start(kind, &settings.servers).await?;
         let result = first_guest(&server).await;
         if result.is_err() {
-            eprintln!("[startup/{}] server log: {}", kind.name(), server.log_tail());
+            eprintln!(
+                "[startup/{}] server log: {}",
+                kind.name(),
+                server.log_tail()
+            );
         }
         server.stop().await;
         starts.push(result?);
