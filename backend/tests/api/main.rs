@@ -37,5 +37,8 @@ mod bad_input;
 mod crash;
 mod helpers;
 mod messaging;
+mod multinode;
+mod process;
+mod schema;
 mod session;
 mod stream;
