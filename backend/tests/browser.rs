@@ -164,8 +164,10 @@ fn identity(tab: &Tab) -> (String, i64) {
 }
 
 fn message_visible(text: &str, extra_selector: &str) -> String {
+    let selector = format!("#history .message{extra_selector}");
     format!(
-        "Array.from(document.querySelectorAll('#history .message{extra_selector}')).some(m => {{ const c = m.querySelector('.content'); return c && c.innerText === {}; }})",
+        "Array.from(document.querySelectorAll({})).some(m => {{ const c = m.querySelector('.content'); return !!c && c.innerText === {}; }})",
+        js(&selector),
         js(text)
     )
 }
