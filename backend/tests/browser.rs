@@ -218,14 +218,17 @@ fn two_guests_chat_live_and_a_reload_keeps_identity_and_history() {
         .expect("open button")
         .click()
         .expect("click");
-    let sent_at = Instant::now();
+    let typing = Instant::now();
     type_and_send(&alice.tab, "Hello Bob <b>not bold</b>");
+    let sent_at = Instant::now();
+    eprintln!("browser: typing took {} ms", typing.elapsed().as_millis());
     wait_until(
         &alice.tab,
         "Alice's message to be acknowledged",
         &message_visible("Hello Bob <b>not bold</b>", ".mine[data-state='sent']"),
     );
 
+    eprintln!("browser: Enter to 'sent' took {} ms", sent_at.elapsed().as_millis());
     // Bob sees the conversation appear live, without reloading, and opens it.
     let bob_item = format!(".conversation-item[data-peer='{alice_uid}']");
     wait_until(
