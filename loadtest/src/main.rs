@@ -200,11 +200,10 @@ fn settings(args: &RunArgs) -> Result<scenarios::Settings, error::Error> {
     let tiny = args.tiny;
     Ok(scenarios::Settings {
         servers,
-        tiny,
         parked: if tiny { 200 } else { args.parked },
         rate: if tiny { 200 } else { args.rate },
         pairs: if tiny { 10 } else { args.pairs.max(1) },
-        duration: Duration::from_secs_f64(if tiny { 2.0 } else { args.duration as f64 }),
+        duration: Duration::from_secs_f64(if tiny { 1.0 } else { args.duration as f64 }),
         senders: if tiny {
             vec![8, 32]
         } else {

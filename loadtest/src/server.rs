@@ -176,7 +176,7 @@ fn tail_of(path: &Path) -> String {
 
 /// Raises this process's soft open-file limit to its hard limit (children inherit it).
 /// Returns the soft limit in force afterwards.
-pub fn raise_open_file_limit() -> u64 {
+pub fn raise_open_file_limit() -> libc::rlim_t {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -196,5 +196,5 @@ pub fn raise_open_file_limit() -> u64 {
             }
         }
     }
-    limit.rlim_cur as u64
+    limit.rlim_cur
 }

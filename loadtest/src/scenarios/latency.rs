@@ -42,7 +42,10 @@ pub struct Figures {
     pub received: usize,
     pub lost: usize,
     pub duplicated: u64,
+    /// From a send's acknowledgment to the recipient's poll returning it.
     pub latency: Summary,
+    /// From starting a send to its acknowledgment.
+    pub send_latency: Summary,
     pub poll_errors: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
@@ -181,7 +184,7 @@ async fn measure(server: &Server, settings: &Settings) -> Result<Figures, Error>
             settings.rate, settings.duration
         ),
     );
-    let acks: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let acks: Arc<Mutex<Vec<(String, Instant, Duration)>>> = Arc::default();
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut sends = JoinSet::new();
     let mut due = 0u64;
@@ -196,12 +199,13 @@ async fn measure(server: &Server, settings: &Settings) -> Result<Figures, Error>
                     let (api, acks, counters) = (api.clone(), acks.clone(), counters.clone());
                     let id = format!("lt{due}");
                     sends.spawn(async move {
+                        let sent_at = Instant::now();
                         match api.send(&from, to, id.clone(), format!("hello {id}")).await {
                             Ok(_) => {
                                 let acked_at = Instant::now();
                                 acks.lock()
                                     .unwrap_or_else(|poisoned| poisoned.into_inner())
-                                    .push((id, acked_at));
+                                    .push((id, acked_at, acked_at - sent_at));
                             }
                             Err(error) => counters.error(&counters.send_errors, &error),
                         }
@@ -229,7 +233,7 @@ async fn measure(server: &Server, settings: &Settings) -> Result<Figures, Error>
     while Instant::now() < drain_until {
         let arrived = {
             let receipts = receipts.lock().unwrap_or_else(|p| p.into_inner());
-            acks.iter().all(|(id, _)| receipts.contains_key(id))
+            acks.iter().all(|(id, _, _)| receipts.contains_key(id))
         };
         if arrived {
             break;
@@ -246,7 +250,8 @@ async fn measure(server: &Server, settings: &Settings) -> Result<Figures, Error>
     let receipts = std::mem::take(&mut *receipts.lock().unwrap_or_else(|p| p.into_inner()));
     let mut latencies = Vec::with_capacity(acks.len());
     let mut lost = 0;
-    for (id, acked_at) in &acks {
+    let mut send_latencies: Vec<Duration> = acks.iter().map(|(_, _, d)| *d).collect();
+    for (id, acked_at, _) in &acks {
         match receipts.get(id) {
             // A poll may return before the sender has read its answer: that is 0, not negative.
             Some(receipt) => latencies.push(receipt.first.saturating_duration_since(*acked_at)),
@@ -271,6 +276,7 @@ async fn measure(server: &Server, settings: &Settings) -> Result<Figures, Error>
         lost,
         duplicated,
         latency: Summary::of(&mut latencies),
+        send_latency: Summary::of(&mut send_latencies),
         poll_errors: counters.poll_errors.load(Ordering::Relaxed),
         first_error,
     })

@@ -19,7 +19,6 @@ use tokio::sync::watch;
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub servers: Binaries,
-    pub tiny: bool,
     pub parked: usize,
     pub rate: u32,
     pub pairs: usize,

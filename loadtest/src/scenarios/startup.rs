@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::server::{Kind, Server};
 use crate::stats::{self, millis};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Longest a start may take before it counts as failed.
 const START_LIMIT: Duration = Duration::from_secs(20);
