@@ -228,7 +228,10 @@ fn two_guests_chat_live_and_a_reload_keeps_identity_and_history() {
         &message_visible("Hello Bob <b>not bold</b>", ".mine[data-state='sent']"),
     );
 
-    eprintln!("browser: Enter to 'sent' took {} ms", sent_at.elapsed().as_millis());
+    eprintln!(
+        "browser: Enter to 'sent' took {} ms",
+        sent_at.elapsed().as_millis()
+    );
     // Bob sees the conversation appear live, without reloading, and opens it.
     let bob_item = format!(".conversation-item[data-peer='{alice_uid}']");
     wait_until(
