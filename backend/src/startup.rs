@@ -75,6 +75,7 @@ impl Application {
             tracing::warn!(dir = %config.static_dir.display(), "web client not built; run scripts/build-frontend.sh (the API works without it)");
         }
         let state = AppState {
+            sessions: Arc::default(),
             store,
             notifier,
             config: Arc::new(config),

@@ -44,6 +44,6 @@ async fn create_guest(State(state): State<AppState>) -> Result<Response, ApiErro
     Ok(response)
 }
 
-async fn me(Auth(caller): Auth) -> AppJson<Me> {
-    AppJson(session::me(&caller))
+async fn me(State(state): State<AppState>, Auth(caller): Auth) -> Result<AppJson<Me>, ApiError> {
+    Ok(AppJson(session::me(&state, &caller).await?))
 }

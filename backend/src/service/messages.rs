@@ -24,10 +24,10 @@ pub async fn send(
         .send_direct(NewDirectMessage {
             sender,
             recipient,
-            conversation: &conversation,
-            client_msg_id: &client_msg_id,
+            conversation,
+            client_msg_id,
             msg_type: content.msg_type(),
-            content: content.text(),
+            content: content.text().to_owned(),
             now: now_millis(),
         })
         .await?;

@@ -16,6 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Sessions already looked up (see [`session::SessionCache`]).
+    pub sessions: Arc<session::SessionCache>,
     pub notifier: Notifier,
     pub config: Arc<Config>,
 }

@@ -5,13 +5,54 @@ use crate::domain::guest_nick;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use shared::{AccountKind, GuestSession, Me, UserId};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 
 /// An authenticated caller, as looked up from their token.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub uid: UserId,
     pub nick_name: String,
-    pub cursor: shared::Cursor,
+}
+
+/// Most sessions kept by [`SessionCache`]; it starts over when full.
+const SESSION_CACHE_CAP: usize = 100_000;
+
+/// Token hash -> caller, for sessions already looked up, so that polls and sends skip the
+/// session query. Sessions are never revoked yet; whatever revokes one (logout, kick) must call
+/// [`SessionCache::forget_user`] (or [`SessionCache::clear`]) on every node.
+#[derive(Debug, Default)]
+pub struct SessionCache(Mutex<HashMap<String, Caller>>);
+
+impl SessionCache {
+    fn get(&self, token_hash: &str) -> Option<Caller> {
+        self.lock().get(token_hash).cloned()
+    }
+
+    fn insert(&self, token_hash: String, caller: Caller) {
+        let mut sessions = self.lock();
+        if sessions.len() >= SESSION_CACHE_CAP {
+            sessions.clear();
+        }
+        sessions.insert(token_hash, caller);
+    }
+
+    /// Forgets every cached session of `uid`.
+    pub fn forget_user(&self, uid: UserId) {
+        self.lock().retain(|_, caller| caller.uid != uid);
+    }
+
+    /// Forgets every cached session.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Caller>> {
+        // A poisoned lock only means a panic while holding it; the map stays usable.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Creates a guest user and a session for it. The token is returned once and never stored.
@@ -36,26 +77,36 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, Servi
     if token.is_empty() || token.len() > 256 {
         return Err(ServiceError::Unauthenticated);
     }
+    let token_hash = hash_token(token);
+    if let Some(caller) = state.sessions.get(&token_hash) {
+        return Ok(caller);
+    }
     let user = state
         .store
-        .user_by_token_hash(&hash_token(token))
+        .user_by_token_hash(&token_hash)
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
-    Ok(Caller {
+    let caller = Caller {
         uid: user.uid,
         nick_name: user.nick_name,
-        cursor: user.event_head,
-    })
+    };
+    state.sessions.insert(token_hash, caller.clone());
+    Ok(caller)
 }
 
-/// The caller's own profile and stream head.
-pub fn me(caller: &Caller) -> Me {
-    Me {
+/// The caller's own profile and current stream head.
+pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, ServiceError> {
+    let user = state
+        .store
+        .user(caller.uid)
+        .await?
+        .ok_or(ServiceError::Unauthenticated)?;
+    Ok(Me {
         uid: caller.uid,
         nick_name: caller.nick_name.clone(),
         kind: AccountKind::Guest,
-        cursor: caller.cursor,
-    }
+        cursor: user.event_head,
+    })
 }
 
 fn hash_token(token: &str) -> String {

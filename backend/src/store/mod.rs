@@ -14,7 +14,10 @@ use shared::{
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+mod sends;
 
 /// Everything that can go wrong below the service layer.
 #[derive(Debug, thiserror::Error)]
@@ -48,15 +51,15 @@ pub struct UserRow {
     pub event_head: Cursor,
 }
 
-/// A one-to-one send, validated by the caller.
+/// A one-to-one send, validated by the caller. Owned, since it waits in the writer's queue.
 #[derive(Clone, Debug)]
-pub struct NewDirectMessage<'a> {
+pub struct NewDirectMessage {
     pub sender: UserId,
     pub recipient: UserId,
-    pub conversation: &'a ConversationId,
-    pub client_msg_id: &'a ClientMsgId,
+    pub conversation: ConversationId,
+    pub client_msg_id: ClientMsgId,
     pub msg_type: MsgType,
-    pub content: &'a str,
+    pub content: String,
     pub now: Millis,
 }
 
@@ -107,6 +110,10 @@ pub struct Store {
     backend: Backend,
     /// Tags this process's wake-up hints, so that it does not wake its own waiters twice.
     node: String,
+    /// Conversations known to be committed (see [`sends`]).
+    known: Arc<sends::KnownConversations>,
+    /// Queue of the group-commit writer task; `None` in the task itself.
+    queue: Option<sends::Queue>,
 }
 
 impl Store {
@@ -122,12 +129,16 @@ impl Store {
                 .connect(url)
                 .await?;
             sqlx::migrate!("../migrations/postgres").run(&pool).await?;
-            return Ok(Self {
+            let mut store = Self {
                 writer: pool.clone(),
                 reader: pool,
                 backend: Backend::Postgres,
                 node: node.to_owned(),
-            });
+                known: Arc::default(),
+                queue: None,
+            };
+            store.start_writer();
+            return Ok(store);
         }
         if !url.starts_with("sqlite:") {
             return Err(StoreError::UnsupportedUrl);
@@ -151,12 +162,16 @@ impl Store {
             .after_connect(|conn, _| sqlite_pragmas(conn, "PRAGMA busy_timeout = 10000;"))
             .connect(&format!("{path}?mode=ro"))
             .await?;
-        Ok(Self {
+        let mut store = Self {
             writer,
             reader,
             backend: Backend::Sqlite,
             node: node.to_owned(),
-        })
+            known: Arc::default(),
+            queue: None,
+        };
+        store.start_writer();
+        Ok(store)
     }
 
     /// The URL of the default SQLite database in `data_dir`.
@@ -224,114 +239,6 @@ impl Store {
             .fetch_optional(&self.reader)
             .await?;
         row.map(|r| user_row(&r)).transpose()
-    }
-
-    /// Stores a one-to-one message: allocates its seq, appends a `message` event to both
-    /// participants' streams, and moves the sender's read position to it, in one transaction.
-    pub async fn send_direct(&self, new: NewDirectMessage<'_>) -> Result<SendOutcome, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(existing) = message_by_client_id(&mut tx, new.sender, new.client_msg_id).await?
-        {
-            return Ok(SendOutcome::Duplicate(existing));
-        }
-        let recipient_exists: Option<i64> =
-            sqlx::query_scalar("SELECT uid FROM users WHERE uid = $1")
-                .bind(new.recipient.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if recipient_exists.is_none() {
-            return Ok(SendOutcome::UnknownRecipient);
-        }
-        let conv = &new.conversation.0;
-        sqlx::query(
-            "INSERT INTO conversations (id, kind, max_seq, last_time, created_at) \
-             VALUES ($1, 'direct', 0, $2, $3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(conv)
-        .bind(new.now)
-        .bind(new.now)
-        .execute(&mut *tx)
-        .await?;
-        for (uid, peer) in [(new.sender, new.recipient), (new.recipient, new.sender)] {
-            sqlx::query(
-                "INSERT INTO conversation_members (conversation, uid, peer_uid, read_seq, joined_at) \
-                 VALUES ($1, $2, $3, 0, $4) ON CONFLICT (conversation, uid) DO NOTHING",
-            )
-            .bind(conv)
-            .bind(uid.0)
-            .bind(peer.0)
-            .bind(new.now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE conversations SET max_seq = max_seq + 1, last_time = $1 WHERE id = $2 \
-             RETURNING max_seq",
-        )
-        .bind(new.now)
-        .bind(conv)
-        .fetch_one(&mut *tx)
-        .await?;
-        let inserted = sqlx::query_scalar(
-            "INSERT INTO messages (conversation, seq, sender, client_msg_id, msg_type, content, time) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING msg_id",
-        )
-        .bind(conv)
-        .bind(seq)
-        .bind(new.sender.0)
-        .bind(&new.client_msg_id.0)
-        .bind(msg_type_str(new.msg_type))
-        .bind(new.content)
-        .bind(new.now)
-        .fetch_one(&mut *tx)
-        .await;
-        let msg_id: i64 = match inserted {
-            Ok(id) => id,
-            // A concurrent send with the same client_msg_id (another node, or a retry racing the
-            // first try) committed first: answer with its message.
-            Err(e) if is_unique_violation(&e) => {
-                tx.rollback().await?;
-                let mut conn = self.writer.acquire().await?;
-                return match message_by_client_id(&mut conn, new.sender, new.client_msg_id).await? {
-                    Some(existing) => Ok(SendOutcome::Duplicate(existing)),
-                    None => Err(e.into()),
-                };
-            }
-            Err(e) => return Err(e.into()),
-        };
-        sqlx::query(
-            "UPDATE conversation_members SET read_seq = $1 WHERE conversation = $2 AND uid = $3",
-        )
-        .bind(seq)
-        .bind(conv)
-        .bind(new.sender.0)
-        .execute(&mut *tx)
-        .await?;
-        let message = Message {
-            msg_id: MessageId(msg_id),
-            conversation: new.conversation.clone(),
-            seq: Seq(seq),
-            sender: new.sender,
-            msg_type: new.msg_type,
-            content: new.content.to_owned(),
-            time: new.now,
-            client_msg_id: new.client_msg_id.clone(),
-        };
-        let event = Event::Message {
-            message: message.clone(),
-        };
-        // Lock users in uid order, as every transaction does, so that writers never deadlock.
-        let mut recipients = vec![new.sender, new.recipient];
-        recipients.sort_unstable();
-        for uid in &recipients {
-            append_event(&mut tx, *uid, &event, new.now).await?;
-        }
-        self.hint(&mut tx, &recipients).await?;
-        tx.commit().await?;
-        Ok(SendOutcome::Created {
-            message,
-            recipients,
-        })
     }
 
     /// The user's conversations, most recent activity first.

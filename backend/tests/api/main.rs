@@ -35,6 +35,7 @@ macro_rules! store_test {
 
 mod bad_input;
 mod crash;
+mod group_commit;
 mod helpers;
 mod messaging;
 mod multinode;
