@@ -276,10 +276,25 @@ fn two_guests_chat_live_and_a_reload_keeps_identity_and_history() {
     );
 
     // Alice reloads: same uid, whole conversation, in order, once.
-    alice.tab.reload(false, None).expect("reload");
+    let reloaded = Instant::now();
+    alice
+        .tab
+        .reload(false, None)
+        .expect("reload")
+        .wait_until_navigated()
+        .expect("reloaded");
+    let alice_item = format!(".conversation-item[data-peer='{bob_uid}']");
+    wait_until(
+        &alice.tab,
+        "the conversation list after reload",
+        &format!("!!document.querySelector({})", js(&alice_item)),
+    );
+    eprintln!(
+        "browser: reload to conversation list shown took {} ms",
+        reloaded.elapsed().as_millis()
+    );
     let (_, uid_after_reload) = identity(&alice.tab);
     assert_eq!(uid_after_reload, alice_uid, "the cookie keeps the guest");
-    let alice_item = format!(".conversation-item[data-peer='{bob_uid}']");
     alice
         .tab
         .wait_for_element(&alice_item)
