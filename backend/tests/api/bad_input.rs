@@ -191,6 +191,7 @@ async fn the_web_client_is_served_for_every_other_path() {
         let dir = c.data_dir.join("web");
         std::fs::create_dir_all(&dir).expect("dir");
         std::fs::write(dir.join("index.html"), "<html>courier</html>").expect("write");
+        std::fs::write(dir.join("app.js"), "let courier = 1;\n".repeat(500)).expect("write");
         c.static_dir = dir;
     })
     .await;
@@ -199,5 +200,19 @@ async fn the_web_client_is_served_for_every_other_path() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert!(response.text().await.expect("body").contains("courier"));
     }
+    let gzipped = app
+        .http
+        .get(app.url("/app.js"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(gzipped.status(), StatusCode::OK);
+    assert_eq!(
+        gzipped.headers().get("content-encoding").and_then(|v| v.to_str().ok()),
+        Some("gzip"),
+        "static files are compressed for browsers that accept it"
+    );
+    assert!(gzipped.bytes().await.expect("body").len() < 8_500 / 4);
 }
 }
