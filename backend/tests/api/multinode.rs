@@ -3,7 +3,7 @@
 //! `TEST_DATABASE_URL`.
 
 use crate::helpers::{Guest, TestDatabase, postgres_url};
-use crate::process::{guest, start};
+use crate::process::{Process, guest, start};
 use futures::future::join_all;
 use serde_json::json;
 use shared::{Cursor, Event, SendAck};
@@ -18,6 +18,33 @@ fn on(guest: &Guest, base: &str) -> Guest {
     moved
 }
 
+/// Two `courier` processes on one fresh PostgreSQL database; `None` without TEST_DATABASE_URL.
+struct Cluster {
+    nodes: [Process; 2],
+    _dirs: [tempfile::TempDir; 2],
+    _db: TestDatabase,
+}
+
+impl Cluster {
+    async fn start() -> Option<Self> {
+        postgres_url()?;
+        let db = TestDatabase::create().await;
+        let dirs = [
+            tempfile::tempdir().expect("dir"),
+            tempfile::tempdir().expect("dir"),
+        ];
+        let nodes = [
+            start(dirs[0].path(), Some(&db.url)),
+            start(dirs[1].path(), Some(&db.url)),
+        ];
+        Some(Cluster {
+            nodes,
+            _dirs: dirs,
+            _db: db,
+        })
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
@@ -25,17 +52,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::test]
 async fn a_send_on_one_node_wakes_a_poll_parked_on_another() {
-    if postgres_url().is_none() {
+    let Some(cluster) = Cluster::start().await else {
         eprintln!("skipped: TEST_DATABASE_URL is not set");
         return;
-    }
-    let db = TestDatabase::create().await;
-    let (dir1, dir2) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let node1 = start(dir1.path(), Some(&db.url));
-    let node2 = start(dir2.path(), Some(&db.url));
+    };
+    let (node1, node2) = (&cluster.nodes[0], &cluster.nodes[1]);
     let a = guest(&node1.base).await;
     let b = on(&guest(&node1.base).await, &node2.base);
 
@@ -104,17 +125,11 @@ async fn send_with_failover(sender: &Guest, nodes: &[String], to: i64, id: &str)
 
 #[tokio::test]
 async fn killing_a_node_in_the_middle_of_sends_loses_and_duplicates_nothing() {
-    if postgres_url().is_none() {
+    let Some(cluster) = Cluster::start().await else {
         eprintln!("skipped: TEST_DATABASE_URL is not set");
         return;
-    }
-    let db = TestDatabase::create().await;
-    let (dir1, dir2) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
-    let node1 = start(dir1.path(), Some(&db.url));
-    let node2 = start(dir2.path(), Some(&db.url));
+    };
+    let (node1, node2) = (&cluster.nodes[0], &cluster.nodes[1]);
     let node1_pid = node1.child.id();
     let a = guest(&node1.base).await;
     let b = on(&guest(&node1.base).await, &node2.base);
