@@ -462,51 +462,117 @@ async fn allocate_seqs(
     per_conv: &BTreeMap<&ConversationId, i64>,
     now: shared::Millis,
 ) -> Result<HashMap<ConversationId, i64>, StoreError> {
-    let n = per_conv.len();
+    let counts: BTreeMap<String, i64> = per_conv
+        .iter()
+        .map(|(conv, count)| (conv.0.clone(), *count))
+        .collect();
+    let first = reserve(
+        backend,
+        tx,
+        CONVERSATION_SEQ,
+        &counts,
+        Some(("last_time", now)),
+    )
+    .await?;
+    Ok(first
+        .into_iter()
+        .map(|(id, seq)| (ConversationId(id), seq))
+        .collect())
+}
+
+/// A counter column in rows addressed by a key column.
+struct Counter {
+    table: &'static str,
+    key: &'static str,
+    column: &'static str,
+}
+
+const CONVERSATION_SEQ: Counter = Counter {
+    table: "conversations",
+    key: "id",
+    column: "max_seq",
+};
+
+const USER_EVENT_HEAD: Counter = Counter {
+    table: "users",
+    key: "uid",
+    column: "event_head",
+};
+
+/// Adds `counts[key]` to the counter of each keyed row, in one UPDATE, and returns each row's
+/// first newly reserved number (a row reserves `first .. first + count`). `also_set` sets one more
+/// column of those rows to a value. On PostgreSQL the rows are first locked in key order: one
+/// UPDATE locks rows in scan order, and every transaction locking in the same order is what keeps
+/// concurrent writers free of deadlocks.
+async fn reserve<K>(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    counter: Counter,
+    counts: &BTreeMap<K, i64>,
+    also_set: Option<(&str, i64)>,
+) -> Result<HashMap<K, i64>, StoreError>
+where
+    K: for<'q> sqlx::Encode<'q, sqlx::Any>
+        + for<'r> sqlx::Decode<'r, sqlx::Any>
+        + sqlx::Type<sqlx::Any>
+        + Clone
+        + Ord
+        + std::hash::Hash
+        + std::fmt::Display
+        + Send
+        + Sync,
+{
+    let Counter { table, key, column } = counter;
+    let n = counts.len();
     if backend == Backend::Postgres && n > 1 {
-        // One UPDATE locks rows in scan order; take the locks in id order first.
         let sql = format!(
-            "SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR UPDATE",
+            "SELECT {key} FROM {table} WHERE {key} IN ({}) ORDER BY {key} FOR UPDATE",
             placeholders(1, n)
         );
         let mut query = sqlx::query(&sql);
-        for conv in per_conv.keys() {
-            query = query.bind(&conv.0);
+        for k in counts.keys() {
+            query = query.bind(k.clone());
         }
         query.fetch_all(&mut *tx).await?;
     }
     let cases = (0..n)
-        .map(|k| format!("WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2))
+        .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
         .collect::<Vec<_>>()
         .join(" ");
+    let mut next_param = 2 * n + 1;
+    let also = match also_set {
+        Some((name, _)) => {
+            next_param += 1;
+            format!(", {name} = ${}", next_param - 1)
+        }
+        None => String::new(),
+    };
     let sql = format!(
-        "UPDATE conversations SET max_seq = max_seq + CASE id {cases} ELSE 0 END, \
-         last_time = ${} WHERE id IN ({}) RETURNING id, max_seq",
-        2 * n + 1,
-        placeholders(2 * n + 2, n)
+        "UPDATE {table} SET {column} = {column} + CASE {key} {cases} ELSE 0 END{also} \
+         WHERE {key} IN ({}) RETURNING {key}, {column}",
+        placeholders(next_param, n)
     );
     let mut query = sqlx::query(&sql);
-    for (conv, count) in per_conv {
-        query = query.bind(&conv.0).bind(*count);
+    for (k, count) in counts {
+        query = query.bind(k.clone()).bind(*count);
     }
-    query = query.bind(now);
-    for conv in per_conv.keys() {
-        query = query.bind(&conv.0);
+    if let Some((_, value)) = also_set {
+        query = query.bind(value);
     }
-    let rows = query.fetch_all(&mut *tx).await?;
+    for k in counts.keys() {
+        query = query.bind(k.clone());
+    }
     let mut first = HashMap::with_capacity(n);
-    for row in &rows {
-        let id = ConversationId(row.try_get("id")?);
-        let max_seq: i64 = row.try_get("max_seq")?;
-        let count = per_conv
-            .get(&id)
-            .ok_or_else(|| StoreError::Corrupt(format!("unexpected conversation {id}")))?;
-        first.insert(id, max_seq - count + 1);
+    for row in query.fetch_all(&mut *tx).await? {
+        let k: K = row.try_get(0)?;
+        let value: i64 = row.try_get(1)?;
+        let count = counts
+            .get(&k)
+            .ok_or_else(|| StoreError::Corrupt(format!("unexpected {table} row {k}")))?;
+        first.insert(k, value - count + 1);
     }
     if first.len() != n {
-        return Err(StoreError::Corrupt(
-            "a conversation row is missing".to_owned(),
-        ));
+        return Err(StoreError::Corrupt(format!("a {table} row is missing")));
     }
     Ok(first)
 }
@@ -602,48 +668,12 @@ async fn append_events(
     for uid in participants.iter().flatten() {
         *per_user.entry(*uid).or_default() += 1;
     }
-    let n = per_user.len();
-    if backend == Backend::Postgres && n > 1 {
-        // One UPDATE locks rows in scan order; take the locks in uid order first, as every
-        // transaction does, so that writers never deadlock.
-        let sql = format!(
-            "SELECT uid FROM users WHERE uid IN ({}) ORDER BY uid FOR UPDATE",
-            placeholders(1, n)
-        );
-        let mut query = sqlx::query(&sql);
-        for uid in per_user.keys() {
-            query = query.bind(uid.0);
-        }
-        query.fetch_all(&mut *tx).await?;
-    }
-    let cases = (0..n)
-        .map(|k| format!("WHEN ${} THEN ${}", 2 * k + 1, 2 * k + 2))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let sql = format!(
-        "UPDATE users SET event_head = event_head + CASE uid {cases} ELSE 0 END \
-         WHERE uid IN ({}) RETURNING uid, event_head",
-        placeholders(2 * n + 1, n)
-    );
-    let mut query = sqlx::query(&sql);
-    for (uid, count) in &per_user {
-        query = query.bind(uid.0).bind(*count);
-    }
-    for uid in per_user.keys() {
-        query = query.bind(uid.0);
-    }
-    let mut next: HashMap<UserId, i64> = HashMap::with_capacity(n);
-    for row in query.fetch_all(&mut *tx).await? {
-        let uid = UserId(row.try_get("uid")?);
-        let head: i64 = row.try_get("event_head")?;
-        let count = per_user
-            .get(&uid)
-            .ok_or_else(|| StoreError::Corrupt(format!("unexpected user {uid}")))?;
-        next.insert(uid, head - count + 1);
-    }
-    if next.len() != n {
-        return Err(StoreError::Corrupt("a user row is missing".to_owned()));
-    }
+    let counts: BTreeMap<i64, i64> = per_user.iter().map(|(uid, n)| (uid.0, *n)).collect();
+    let mut next: HashMap<UserId, i64> = reserve(backend, tx, USER_EVENT_HEAD, &counts, None)
+        .await?
+        .into_iter()
+        .map(|(uid, cursor)| (UserId(uid), cursor))
+        .collect();
 
     let rows = (0..2 * messages.len())
         .map(|k| format!("({})", placeholders(4 * k + 1, 4)))
