@@ -160,20 +160,24 @@ impl TestApp {
 
     /// A new guest, via the public endpoint.
     pub async fn guest(&self) -> Guest {
-        let response = self
-            .http
-            .post(self.url("/api/session/guest"))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let session: GuestSession = response.json().await.expect("guest body");
-        Guest {
-            base: self.base.clone(),
-            http: self.http.clone(),
-            uid: session.uid,
-            token: session.token,
-        }
+        guest_at(&self.http, &self.base).await
+    }
+}
+
+/// A new guest of the server at `base`, via the public endpoint.
+pub async fn guest_at(http: &reqwest::Client, base: &str) -> Guest {
+    let response = http
+        .post(format!("{base}/api/session/guest"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let session: GuestSession = response.json().await.expect("guest body");
+    Guest {
+        base: base.to_owned(),
+        http: http.clone(),
+        uid: session.uid,
+        token: session.token,
     }
 }
 

@@ -1,7 +1,6 @@
 //! The real `courier` binary as a child process, for crash and multi-node tests.
 
-use crate::helpers::{Guest, client};
-use shared::GuestSession;
+use crate::helpers::{Guest, client, guest_at};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -46,20 +45,7 @@ pub fn start(data_dir: &Path, database_url: Option<&str>) -> Process {
     Process { child, base }
 }
 
+/// A new guest of the process at `base`.
 pub async fn guest(base: &str) -> Guest {
-    let http = client();
-    let session: GuestSession = http
-        .post(format!("{base}/api/session/guest"))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("body");
-    Guest {
-        base: base.to_owned(),
-        http,
-        uid: session.uid,
-        token: session.token,
-    }
+    guest_at(&client(), base).await
 }
