@@ -12,15 +12,14 @@ use std::sync::{Mutex, MutexGuard};
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub uid: UserId,
-    pub nick_name: String,
 }
 
 /// Most sessions kept by [`SessionCache`]; it starts over when full.
 const SESSION_CACHE_CAP: usize = 100_000;
 
 /// Token hash -> caller, for sessions already looked up, so that polls and sends skip the
-/// session query. Sessions are never revoked yet; whatever revokes one (logout, kick) must call
-/// [`SessionCache::forget_user`] (or [`SessionCache::clear`]) on every node.
+/// session query. Sessions are never revoked yet; whatever revokes one (logout, kick) must also
+/// evict it from this cache, on every node (through the wake-up channel).
 #[derive(Debug, Default)]
 pub struct SessionCache(Mutex<HashMap<String, Caller>>);
 
@@ -35,16 +34,6 @@ impl SessionCache {
             sessions.clear();
         }
         sessions.insert(token_hash, caller);
-    }
-
-    /// Forgets every cached session of `uid`.
-    pub fn forget_user(&self, uid: UserId) {
-        self.lock().retain(|_, caller| caller.uid != uid);
-    }
-
-    /// Forgets every cached session.
-    pub fn clear(&self) {
-        self.lock().clear();
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Caller>> {
@@ -86,10 +75,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, Servi
         .user_by_token_hash(&token_hash)
         .await?
         .ok_or(ServiceError::Unauthenticated)?;
-    let caller = Caller {
-        uid: user.uid,
-        nick_name: user.nick_name,
-    };
+    let caller = Caller { uid: user.uid };
     state.sessions.insert(token_hash, caller.clone());
     Ok(caller)
 }
@@ -103,7 +89,7 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, ServiceError> {
         .ok_or(ServiceError::Unauthenticated)?;
     Ok(Me {
         uid: caller.uid,
-        nick_name: caller.nick_name.clone(),
+        nick_name: user.nick_name,
         kind: AccountKind::Guest,
         cursor: user.event_head,
     })
