@@ -1,6 +1,9 @@
 //! Pure rules: validation of what clients send, and how ids are derived. No I/O here.
 //! Each `parse` turns raw input into a type that is valid by construction.
 
+pub mod contacts;
+pub mod groups;
+
 use shared::{
     ClientMsgId, ConversationId, Cursor, DEFAULT_PAGE_LIMIT, MAX_CLIENT_MSG_ID_LEN, MAX_PAGE_LIMIT,
     MAX_TEXT_CHARS, MsgType, Seq, UserId,

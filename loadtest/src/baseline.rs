@@ -157,6 +157,13 @@ async fn me(State(state): Shared, headers: HeaderMap) -> Response {
         nick_name: format!("Guest-{}", uid.0),
         kind: AccountKind::Guest,
         cursor,
+        gender: Default::default(),
+        birthday: None,
+        time: 0,
+        open_level: Default::default(),
+        friend_level: Default::default(),
+        msg_policy: Default::default(),
+        friend_code: String::new(),
     })
     .into_response()
 }
@@ -165,7 +172,9 @@ async fn send(State(state): Shared, headers: HeaderMap, Json(body): Json<SendMes
     let Some((sender, sender_stream)) = state.caller(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "unauthenticated");
     };
-    let Target::User(recipient) = body.to;
+    let Target::User(recipient) = body.to else {
+        return error(StatusCode::NOT_FOUND, "group_not_found");
+    };
     if recipient == sender {
         return error(StatusCode::BAD_REQUEST, "cannot_message_self");
     }

@@ -47,6 +47,46 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the route exists but not with this method.
     MethodNotAllowed,
+    /// 400: a nick name that is empty, only whitespace or longer than 254 characters.
+    InvalidNickName,
+    /// 400: a birthday that is not a real date written YYYYMMDD.
+    InvalidBirthday,
+    /// 400: a note or answer text longer than allowed.
+    NoteTooLong,
+    /// 400: a group name that is empty, only whitespace or longer than 254 characters.
+    InvalidGroupName,
+    /// 400: a group intro longer than 2045 characters.
+    IntroTooLong,
+    /// 400: a batch request with more ids than allowed.
+    TooManyIds,
+    /// 403: the other user's privacy settings do not allow this (seeing their profile, messaging or inviting them).
+    ForbiddenByPrivacy,
+    /// 403: the user accepts no friend requests.
+    FriendRequestsClosed,
+    /// 403: you blocked this user; unblock them first.
+    Blocked,
+    /// 400: a friend request, block or invitation addressed to oneself.
+    CannotAddSelf,
+    /// 409: you are friends already.
+    AlreadyFriends,
+    /// 404: the user is not your friend.
+    NotFriends,
+    /// 404: no such pending request addressed to (or sent by) you.
+    RequestNotFound,
+    /// 404: the group does not exist or was dissolved.
+    GroupNotFound,
+    /// 403: only members of the group may do this (or the user is not a member).
+    NotAMember,
+    /// 403: your role in the group does not allow this.
+    InsufficientRole,
+    /// 409: the user is a member of the group already.
+    AlreadyMember,
+    /// 403: the group takes new members by invitation only.
+    InviteOnly,
+    /// 409: the owner must transfer ownership or dissolve the group before leaving.
+    OwnerCannotLeave,
+    /// 400: a role that cannot be set this way (only admin or member).
+    InvalidRole,
     /// 429: too many requests; retry later.
     RateLimited,
     /// 500: something broke on the server; the message says nothing more.
@@ -75,6 +115,26 @@ impl ErrorCode {
             ErrorCode::ForbiddenOrigin => "forbidden_origin",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::InvalidNickName => "invalid_nick_name",
+            ErrorCode::InvalidBirthday => "invalid_birthday",
+            ErrorCode::NoteTooLong => "note_too_long",
+            ErrorCode::InvalidGroupName => "invalid_group_name",
+            ErrorCode::IntroTooLong => "intro_too_long",
+            ErrorCode::TooManyIds => "too_many_ids",
+            ErrorCode::ForbiddenByPrivacy => "forbidden_by_privacy",
+            ErrorCode::FriendRequestsClosed => "friend_requests_closed",
+            ErrorCode::Blocked => "blocked",
+            ErrorCode::CannotAddSelf => "cannot_add_self",
+            ErrorCode::AlreadyFriends => "already_friends",
+            ErrorCode::NotFriends => "not_friends",
+            ErrorCode::RequestNotFound => "request_not_found",
+            ErrorCode::GroupNotFound => "group_not_found",
+            ErrorCode::NotAMember => "not_a_member",
+            ErrorCode::InsufficientRole => "insufficient_role",
+            ErrorCode::AlreadyMember => "already_member",
+            ErrorCode::InviteOnly => "invite_only",
+            ErrorCode::OwnerCannotLeave => "owner_cannot_leave",
+            ErrorCode::InvalidRole => "invalid_role",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",

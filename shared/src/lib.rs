@@ -7,8 +7,11 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod contacts;
 pub mod error;
+pub mod groups;
 pub use error::{ErrorBody, ErrorCode};
+pub use groups::GroupId;
 
 /// Largest text message, counted in Unicode scalar values (characters). Larger sends get
 /// `content_too_large`.
@@ -102,13 +105,24 @@ pub struct Me {
     /// The head of this user's event stream now. A client without a stored cursor starts its
     /// stream here, and reads the current state (conversations, history) after taking it.
     pub cursor: Cursor,
+    pub gender: contacts::Gender,
+    /// YYYYMMDD, when set.
+    pub birthday: Option<u32>,
+    /// Changes whenever the profile or a privacy setting changes.
+    pub time: Millis,
+    pub open_level: contacts::OpenLevel,
+    pub friend_level: contacts::FriendLevel,
+    pub msg_policy: contacts::MsgPolicy,
+    /// The code of this user's friend invite link (`/?add=CODE`).
+    pub friend_code: String,
 }
 
-/// Who a message goes to: `{"user": 42}`.
+/// Who a message goes to: `{"user": 42}` or `{"group": 7}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     User(UserId),
+    Group(GroupId),
 }
 
 /// The kind of a message's content.
@@ -156,11 +170,34 @@ pub struct Peer {
     pub nick_name: String,
 }
 
+/// Whether a conversation is one-to-one or a group's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    #[default]
+    Direct,
+    Group,
+}
+
+/// The group of a group conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRef {
+    pub gid: GroupId,
+    pub gname: String,
+}
+
 /// One entry of `GET /api/conversations`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationSummary {
     pub id: ConversationId,
-    pub peer: Peer,
+    #[serde(default)]
+    pub kind: ConversationKind,
+    /// The other participant of a one-to-one conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Peer>,
+    /// The group of a group conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupRef>,
     pub last_message: Option<Message>,
     /// Seq of the newest message (0 when empty).
     pub max_seq: Seq,
@@ -212,6 +249,32 @@ pub enum Event {
         conversation: ConversationId,
         read_seq: Seq,
     },
+    /// A friend request to or from the user was made or changed state.
+    FriendRequest { request: contacts::FriendRequest },
+    /// The user's friend list or group list has a new version: pull the delta
+    /// (`POST /api/lists/sync`).
+    ListChanged {
+        list: contacts::ListKind,
+        version: i64,
+    },
+    /// A user's profile changed (sent to the user and their friends); refetch if `time` differs.
+    Profile { uid: UserId, time: Millis },
+    /// A friend came online or went offline.
+    Presence { uid: UserId, online: bool },
+    /// Someone is typing in a conversation (not stored for long; shown for a few seconds).
+    Typing {
+        conversation: ConversationId,
+        uid: UserId,
+    },
+    /// An invitation to a group, to the invitee or from the inviter, was made or changed state.
+    GroupInvite { invite: groups::GroupInvite },
+    /// A join request to a group (to its owner and admins, and to the requester) was made or
+    /// changed state.
+    GroupJoinRequest { request: groups::GroupJoinRequest },
+    /// A group's info changed (name, intro, policy, owner, dissolved); refetch if `time` differs.
+    Group { gid: GroupId, time: Millis },
+    /// A group's member list or roles changed.
+    GroupMembers { gid: GroupId },
     /// An event kind this client does not know yet (newer server). Clients skip it.
     #[serde(other)]
     Unknown,
@@ -254,7 +317,7 @@ mod tests {
         let json = serde_json::to_value(&read).expect("serializes");
         assert_eq!(json["type"], "read");
         let unknown: Event =
-            serde_json::from_str(r#"{"type":"typing","who":1}"#).expect("tolerated");
+            serde_json::from_str(r#"{"type":"hologram","who":1}"#).expect("tolerated");
         assert_eq!(unknown, Event::Unknown);
     }
 }

@@ -62,9 +62,39 @@ impl ApiError {
                 ServiceError::ConversationNotFound => (S::NOT_FOUND, C::ConversationNotFound),
                 ServiceError::SeqOutOfRange { .. } => (S::BAD_REQUEST, C::InvalidSeq),
                 ServiceError::CursorAhead { .. } => (S::BAD_REQUEST, C::InvalidCursor),
+                ServiceError::Refused { code, .. } => (status_of(*code), *code),
                 ServiceError::Store(_) => (S::INTERNAL_SERVER_ERROR, C::Internal),
             },
         }
+    }
+}
+
+/// The HTTP status of a refusal's code.
+fn status_of(code: ErrorCode) -> StatusCode {
+    use ErrorCode as C;
+    match code {
+        C::Unauthenticated => StatusCode::UNAUTHORIZED,
+        C::ForbiddenOrigin
+        | C::ForbiddenByPrivacy
+        | C::FriendRequestsClosed
+        | C::Blocked
+        | C::NotAMember
+        | C::InsufficientRole
+        | C::InviteOnly => StatusCode::FORBIDDEN,
+        C::UnknownUser
+        | C::ConversationNotFound
+        | C::NotFound
+        | C::NotFriends
+        | C::RequestNotFound
+        | C::GroupNotFound => StatusCode::NOT_FOUND,
+        C::AlreadyFriends | C::AlreadyMember | C::OwnerCannotLeave => StatusCode::CONFLICT,
+        C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        C::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
     }
 }
 

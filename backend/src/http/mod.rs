@@ -1,8 +1,10 @@
 //! HTTP edge: routes, extractors, error mapping, CSRF origin checks and the static client.
 //! Handlers extract, call one service function, and return a DTO.
 
+mod contacts;
 pub mod error;
 mod events;
+mod groups;
 pub mod extract;
 mod messages;
 mod origin;
@@ -26,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .merge(session::router())
         .merge(messages::router())
         .merge(events::router())
+        .merge(contacts::router())
+        .merge(groups::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), origin::check))

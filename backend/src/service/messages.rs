@@ -17,7 +17,15 @@ pub async fn send(
 ) -> Result<SendAck, ServiceError> {
     let client_msg_id = domain::parse_client_msg_id(request.client_msg_id)?;
     let content = MessageContent::parse(request.msg_type, request.content)?;
-    let Target::User(recipient) = request.to;
+    let recipient = match request.to {
+        Target::User(recipient) => recipient,
+        Target::Group(_) => {
+            return Err(ServiceError::refused(
+                shared::ErrorCode::GroupNotFound,
+                "group messages are not supported yet",
+            ));
+        }
+    };
     let conversation = domain::direct_conversation(sender, recipient)?;
     let outcome = state
         .store
@@ -71,10 +79,13 @@ pub async fn history(
     conversation: &ConversationId,
     page: PageRequest,
 ) -> Result<MessagePage, ServiceError> {
-    if state.store.membership(conversation, uid).await?.is_none() {
+    let Some(membership) = state.store.membership(conversation, uid).await? else {
         return Err(ServiceError::ConversationNotFound);
-    }
-    Ok(state.store.messages(conversation, page).await?)
+    };
+    Ok(state
+        .store
+        .messages(conversation, page, membership.init_seq)
+        .await?)
 }
 
 /// Moves the caller's read position forward; never backward.

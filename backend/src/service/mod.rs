@@ -1,7 +1,9 @@
 //! Use cases: what a request means, independent of HTTP. Each function takes the shared
 //! [`AppState`] and the caller's uid (already authenticated), and returns shared DTOs.
 
+pub mod contacts;
 pub mod events;
+pub mod groups;
 pub mod messages;
 pub mod session;
 
@@ -37,8 +39,25 @@ pub enum ServiceError {
     SeqOutOfRange { seq: i64, max_seq: i64 },
     #[error("cursor {after} is ahead of the stream (head {head})")]
     CursorAhead { after: i64, head: i64 },
+    /// A refusal with its own stable code (privacy, roles, requests, groups). The HTTP status
+    /// follows from the code (see `http::error`).
+    #[error("{message}")]
+    Refused {
+        code: shared::ErrorCode,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ServiceError {
+    /// A refusal with `code`, explained by `message` (for people).
+    pub fn refused(code: shared::ErrorCode, message: impl Into<String>) -> Self {
+        ServiceError::Refused {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch.

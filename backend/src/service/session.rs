@@ -48,9 +48,10 @@ impl SessionCache {
 pub async fn create_guest(state: &AppState) -> Result<GuestSession, ServiceError> {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let nick_name = guest_nick(rand::random());
+    let friend_code = hex::encode(rand::random::<[u8; 8]>());
     let uid = state
         .store
-        .create_guest(&nick_name, &hash_token(&token), now_millis())
+        .create_guest(&nick_name, &friend_code, &hash_token(&token), now_millis())
         .await?;
     tracing::info!(uid = %uid, "guest created");
     Ok(GuestSession {
@@ -92,6 +93,13 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, ServiceError> {
         nick_name: user.nick_name,
         kind: AccountKind::Guest,
         cursor: user.event_head,
+        gender: user.gender,
+        birthday: user.birthday,
+        time: user.profile_time,
+        open_level: user.open_level,
+        friend_level: user.friend_level,
+        msg_policy: user.msg_policy,
+        friend_code: user.friend_code,
     })
 }
 

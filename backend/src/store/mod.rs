@@ -7,9 +7,11 @@
 
 use crate::domain::PageRequest;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
+use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel};
 use shared::{
-    ClientMsgId, ConversationId, ConversationSummary, Cursor, Event, Message, MessageId,
-    MessagePage, Millis, MsgType, Peer, Seq, UserId,
+    ClientMsgId, ConversationId, ConversationKind, ConversationSummary, Cursor, Event, GroupId,
+    GroupRef, Message, MessageId, MessagePage, Millis, MsgType, Peer, Seq, UserId,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -17,6 +19,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod contacts;
+pub mod groups;
+pub mod lists;
 mod sends;
 
 /// Everything that can go wrong below the service layer.
@@ -49,6 +54,26 @@ pub struct UserRow {
     pub uid: UserId,
     pub nick_name: String,
     pub event_head: Cursor,
+    pub gender: Gender,
+    pub birthday: Option<u32>,
+    pub profile_time: Millis,
+    pub open_level: OpenLevel,
+    pub friend_level: FriendLevel,
+    pub msg_policy: MsgPolicy,
+    pub friend_code: String,
+}
+
+/// Columns of `users` that [`user_row`] reads (qualify with a table alias where needed).
+pub(crate) const USER_COLUMNS: &str = "uid, nick_name, event_head, gender, birthday, profile_time, \
+     open_level, friend_level, msg_policy, friend_code";
+
+/// A user's place in a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// The conversation's newest seq.
+    pub max_seq: Seq,
+    /// The member's history starts after this seq (when they joined a group; 0 otherwise).
+    pub init_seq: Seq,
 }
 
 /// A one-to-one send, validated by the caller. Owned, since it waits in the writer's queue.
@@ -193,15 +218,18 @@ impl Store {
     pub async fn create_guest(
         &self,
         nick_name: &str,
+        friend_code: &str,
         token_hash: &str,
         now: Millis,
     ) -> Result<UserId, StoreError> {
         let mut tx = self.writer.begin().await?;
         let uid: i64 = sqlx::query_scalar(
-            "INSERT INTO users (nick_name, kind, created_at) VALUES ($1, 'guest', $2) RETURNING uid",
+            "INSERT INTO users (nick_name, kind, created_at, profile_time, friend_code) \
+             VALUES ($1, 'guest', $2, $2, $3) RETURNING uid",
         )
         .bind(nick_name)
         .bind(now)
+        .bind(friend_code)
         .fetch_one(&mut *tx)
         .await?;
         sqlx::query(
@@ -222,10 +250,10 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.uid, u.nick_name, u.event_head FROM sessions s \
-             JOIN users u ON u.uid = s.uid WHERE s.token_hash = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE uid = \
+             (SELECT uid FROM sessions WHERE token_hash = $1)"
+        ))
         .bind(token_hash)
         .fetch_optional(&self.reader)
         .await?;
@@ -234,7 +262,7 @@ impl Store {
 
     /// A user by uid.
     pub async fn user(&self, uid: UserId) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query("SELECT uid, nick_name, event_head FROM users WHERE uid = $1")
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE uid = $1"))
             .bind(uid.0)
             .fetch_optional(&self.reader)
             .await?;
@@ -245,10 +273,12 @@ impl Store {
     pub async fn conversations(&self, uid: UserId) -> Result<Vec<ConversationSummary>, StoreError> {
         let rows = sqlx::query(
             "SELECT c.id, c.max_seq, cm.read_seq, cm.peer_uid, p.nick_name AS peer_nick, \
+                    c.gid, g.gname, \
                     m.msg_id, m.seq, m.sender, m.client_msg_id, m.msg_type, m.content, m.time \
              FROM conversation_members cm \
              JOIN conversations c ON c.id = cm.conversation \
-             JOIN users p ON p.uid = cm.peer_uid \
+             LEFT JOIN users p ON p.uid = cm.peer_uid \
+             LEFT JOIN group_info g ON g.gid = c.gid \
              LEFT JOIN messages m ON m.conversation = c.id AND m.seq = c.max_seq \
              WHERE cm.uid = $1 \
              ORDER BY c.last_time DESC, c.id",
@@ -265,11 +295,28 @@ impl Store {
                     Some(_) => Some(message_from_row(r, id.clone())?),
                     None => None,
                 };
-                Ok(ConversationSummary {
-                    peer: Peer {
-                        uid: UserId(r.try_get("peer_uid")?),
+                let peer = match r.try_get::<Option<i64>, _>("peer_uid")? {
+                    Some(uid) => Some(Peer {
+                        uid: UserId(uid),
                         nick_name: r.try_get("peer_nick")?,
+                    }),
+                    None => None,
+                };
+                let group = match r.try_get::<Option<i64>, _>("gid")? {
+                    Some(gid) => Some(GroupRef {
+                        gid: GroupId(gid),
+                        gname: r.try_get("gname")?,
+                    }),
+                    None => None,
+                };
+                Ok(ConversationSummary {
+                    kind: if group.is_some() {
+                        ConversationKind::Group
+                    } else {
+                        ConversationKind::Direct
                     },
+                    peer,
+                    group,
                     id,
                     last_message,
                     max_seq: Seq(max_seq),
@@ -280,14 +327,14 @@ impl Store {
             .collect()
     }
 
-    /// The newest seq of a conversation the user belongs to; `None` if not a member.
+    /// The user's place in a conversation; `None` if not a member.
     pub async fn membership(
         &self,
         conv: &ConversationId,
         uid: UserId,
-    ) -> Result<Option<Seq>, StoreError> {
-        let max_seq: Option<i64> = sqlx::query_scalar(
-            "SELECT c.max_seq FROM conversation_members cm \
+    ) -> Result<Option<Membership>, StoreError> {
+        let row = sqlx::query(
+            "SELECT c.max_seq, cm.init_seq FROM conversation_members cm \
              JOIN conversations c ON c.id = cm.conversation \
              WHERE cm.conversation = $1 AND cm.uid = $2",
         )
@@ -295,24 +342,34 @@ impl Store {
         .bind(uid.0)
         .fetch_optional(&self.reader)
         .await?;
-        Ok(max_seq.map(Seq))
+        row.map(|r| {
+            Ok(Membership {
+                max_seq: Seq(r.try_get("max_seq")?),
+                init_seq: Seq(r.try_get("init_seq")?),
+            })
+        })
+        .transpose()
     }
 
-    /// One page of a conversation's history, ascending by seq.
+    /// One page of a conversation's history, ascending by seq, never at or below `floor` (where
+    /// a member's history starts).
     pub async fn messages(
         &self,
         conv: &ConversationId,
         page: PageRequest,
+        floor: Seq,
     ) -> Result<MessagePage, StoreError> {
         const COLUMNS: &str =
             "msg_id, seq, sender, client_msg_id, msg_type, content, time FROM messages";
         let (rows, limit, newest_first) = match page {
             PageRequest::Before { before, limit } => {
                 let rows = sqlx::query(&format!(
-                    "SELECT {COLUMNS} WHERE conversation = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+                    "SELECT {COLUMNS} WHERE conversation = $1 AND seq < $2 AND seq > $3 \
+                     ORDER BY seq DESC LIMIT $4"
                 ))
                 .bind(&conv.0)
                 .bind(before.map_or(i64::MAX, |s| s.0))
+                .bind(floor.0)
                 .bind(i64::from(limit) + 1)
                 .fetch_all(&self.reader)
                 .await?;
@@ -328,7 +385,7 @@ impl Store {
                      ORDER BY seq ASC LIMIT $4"
                 ))
                 .bind(&conv.0)
-                .bind(after.0)
+                .bind(after.0.max(floor.0))
                 .bind(before.map_or(i64::MAX, |s| s.0))
                 .bind(i64::from(limit) + 1)
                 .fetch_all(&self.reader)
@@ -451,6 +508,20 @@ impl Store {
         })
     }
 
+    /// Appends each `(uid, event)` to that user's stream inside `tx` (cursors allocated in the
+    /// transaction, users locked in ascending uid order), and tells the other nodes when it
+    /// commits. Returns the users to wake (locally) once the transaction committed.
+    pub(crate) async fn emit(
+        &self,
+        tx: &mut AnyConnection,
+        events: &[(UserId, Event)],
+        now: Millis,
+    ) -> Result<Vec<UserId>, StoreError> {
+        let uids = append_events_to(self.backend, tx, events, now).await?;
+        self.hint(tx, &uids).await?;
+        Ok(uids)
+    }
+
     /// Tells the other nodes, when the transaction commits, which users' streams changed.
     /// PostgreSQL delivers NOTIFY only on commit, and never for a rolled-back transaction. With
     /// SQLite there is one node, and nothing to tell.
@@ -488,6 +559,45 @@ impl Store {
             }
         }
     }
+}
+
+/// Appends events to users' streams, allocating cursors inside the transaction with one locking
+/// UPDATE (users in ascending uid order) and inserting in chunks. Returns the distinct users,
+/// ascending.
+async fn append_events_to(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    events: &[(UserId, Event)],
+    now: Millis,
+) -> Result<Vec<UserId>, StoreError> {
+    let mut counts: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+    for (uid, _) in events {
+        *counts.entry(uid.0).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut next = sends::reserve_event_cursors(backend, tx, &counts).await?;
+    // 4 parameters per row; 500 rows stay far below every bind limit.
+    for chunk in events.chunks(500) {
+        let rows = (0..chunk.len())
+            .map(|k| format!("(${}, ${}, ${}, ${})", 4 * k + 1, 4 * k + 2, 4 * k + 3, 4 * k + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO events (uid, cursor, payload, time) VALUES {rows}");
+        let mut query = sqlx::query(&sql);
+        for (uid, event) in chunk {
+            let cursor = next
+                .get_mut(&uid.0)
+                .ok_or_else(|| StoreError::Corrupt(format!("no cursor for {uid}")))?;
+            let payload = serde_json::to_string(event)
+                .map_err(|e| StoreError::Corrupt(format!("event does not serialize: {e}")))?;
+            query = query.bind(uid.0).bind(*cursor).bind(payload).bind(now);
+            *cursor += 1;
+        }
+        query.execute(&mut *tx).await?;
+    }
+    Ok(counts.into_keys().map(UserId).collect())
 }
 
 /// Appends one event to `uid`'s stream, allocating its cursor inside the transaction.
@@ -533,11 +643,35 @@ async fn message_by_client_id(
 }
 
 fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
+    let birthday: Option<i64> = r.try_get("birthday")?;
     Ok(UserRow {
         uid: UserId(r.try_get("uid")?),
         nick_name: r.try_get("nick_name")?,
         event_head: Cursor(r.try_get("event_head")?),
+        gender: parse_enum(&r.try_get::<String, _>("gender")?)?,
+        birthday: birthday.and_then(|b| u32::try_from(b).ok()),
+        profile_time: r.try_get("profile_time")?,
+        open_level: parse_enum(&r.try_get::<String, _>("open_level")?)?,
+        friend_level: parse_enum(&r.try_get::<String, _>("friend_level")?)?,
+        msg_policy: parse_enum(&r.try_get::<String, _>("msg_policy")?)?,
+        friend_code: r
+            .try_get::<Option<String>, _>("friend_code")?
+            .unwrap_or_default(),
     })
+}
+
+/// The stored form of a unit enum of `shared` (its snake_case wire name), e.g. `"approval"`.
+pub(crate) fn enum_str<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::Corrupt("not a unit enum".to_owned())),
+    }
+}
+
+/// Reads a unit enum stored by [`enum_str`].
+pub(crate) fn parse_enum<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| StoreError::Corrupt(format!("unexpected stored value {s:?}")))
 }
 
 fn message_from_row(r: &AnyRow, conversation: ConversationId) -> Result<Message, StoreError> {

@@ -480,6 +480,16 @@ async fn allocate_seqs(
         .collect())
 }
 
+/// Reserves `counts[uid]` event cursors for each user (locked in ascending uid order); returns
+/// each user's first new cursor.
+pub(super) async fn reserve_event_cursors(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    counts: &BTreeMap<i64, i64>,
+) -> Result<HashMap<i64, i64>, StoreError> {
+    reserve(backend, tx, USER_EVENT_HEAD, counts, None).await
+}
+
 /// A counter column in rows addressed by a key column.
 struct Counter {
     table: &'static str,

@@ -211,6 +211,30 @@ impl Guest {
         self.http.post(self.url(path)).bearer_auth(&self.token)
     }
 
+    pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.patch(self.url(path)).bearer_auth(&self.token)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// POSTs JSON to `path`.
+    pub async fn post_json(&self, path: &str, body: Value) -> Response {
+        self.post(path).json(&body).send().await.expect("request")
+    }
+
+    /// GETs `path`, expects a 2xx and decodes the body.
+    pub async fn get_ok<T: DeserializeOwned>(&self, path: &str) -> T {
+        ok_json(self.get(path).send().await.expect("request")).await
+    }
+
+    /// Every event after `after` that is already there (no parking), and the new cursor.
+    pub async fn events_since(&self, after: Cursor) -> (Vec<shared::Event>, Cursor) {
+        let batch = self.poll(after, 0.0).await;
+        (batch.events, batch.cursor)
+    }
+
     pub async fn me(&self) -> Me {
         ok_json(self.get("/api/me").send().await.expect("request")).await
     }

@@ -34,9 +34,12 @@ macro_rules! store_test {
 }
 
 mod bad_input;
+mod contacts;
 mod crash;
 mod group_commit;
+mod groups;
 mod helpers;
+mod lists;
 mod messaging;
 mod multinode;
 mod process;
