@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::http;
 use crate::notify::{self, Notifier};
-use crate::service::{AppState, events};
+use crate::service::{AppState, events, presence};
 use crate::store::{Backend, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -79,6 +79,7 @@ impl Application {
             store,
             notifier,
             config: Arc::new(config),
+            presence: Arc::default(),
         };
         Ok(Self {
             listener,
@@ -109,6 +110,9 @@ impl Application {
     ) -> Result<(), StartupError> {
         let state = self.state;
         let pruner = tokio::spawn(events::prune_forever(state.clone()));
+        // The first heartbeat before serving, so that this node's users count as online at once.
+        state.store.heartbeat(crate::service::now_millis()).await?;
+        let sweeper = tokio::spawn(presence::sweep_forever(state.clone()));
         let notifier = state.notifier.clone();
         let store = state.store.clone();
         tracing::info!(addr = %self.addr, "listening");
@@ -121,6 +125,7 @@ impl Application {
             .await
             .map_err(StartupError::Serve);
         pruner.abort();
+        sweeper.abort();
         if let Some(task) = self.listener_task {
             task.abort();
         }

@@ -14,6 +14,7 @@ pub async fn poll(
     request: PollRequest,
 ) -> Result<EventBatch, ServiceError> {
     let deadline = Instant::now() + request.timeout;
+    let _online = super::presence::poll_started(state, uid).await?;
     // Subscribe before the first read: an event committed after this line wakes us even if it
     // lands between the read and the wait.
     let mut subscription = state.notifier.subscribe(uid);
