@@ -397,7 +397,7 @@ async fn a_friend_on_another_node_sees_presence_and_a_dead_node_takes_its_users_
         })
     };
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut saw = |events: &[Event], online: bool| {
+    let saw = |events: &[Event], online: bool| {
         events.iter().any(
             |e| matches!(e, Event::Presence { uid, online: o } if *uid == a.uid && *o == online),
         )
