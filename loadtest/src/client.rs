@@ -4,8 +4,10 @@
 use crate::error::Error;
 use futures::StreamExt;
 use reqwest::StatusCode;
+use shared::groups::{CreateGroup, GroupInfo, JoinGroup, JoinPolicy};
 use shared::{
-    ClientMsgId, Cursor, EventBatch, GuestSession, MsgType, SendAck, SendMessage, Target, UserId,
+    ClientMsgId, Cursor, EventBatch, GroupId, GuestSession, MsgType, SendAck, SendMessage, Target,
+    UserId,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -96,8 +98,53 @@ impl Api {
         client_msg_id: String,
         content: String,
     ) -> Result<SendAck, Error> {
+        self.send_to(from, Target::User(to), client_msg_id, content)
+            .await
+    }
+
+    /// `POST /api/groups`: an open group owned by `owner`.
+    pub async fn create_group(&self, owner: &User, gname: &str) -> Result<GroupId, Error> {
+        let body = CreateGroup {
+            gname: gname.to_owned(),
+            intro: String::new(),
+            join_policy: JoinPolicy::Open,
+        };
+        let response = self
+            .pool(0)
+            .post(format!("{}/api/groups", self.base))
+            .bearer_auth(&owner.token)
+            .json(&body)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await?;
+        let group: GroupInfo = expect(response, StatusCode::CREATED).await?;
+        Ok(group.gid)
+    }
+
+    /// `POST /api/groups/{gid}/join` (an open group: joined at once).
+    pub async fn join_group(&self, user: &User, gid: GroupId) -> Result<(), Error> {
+        let response = self
+            .pool(0)
+            .post(format!("{}/api/groups/{gid}/join", self.base))
+            .bearer_auth(&user.token)
+            .json(&JoinGroup::default())
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await?;
+        let _: serde_json::Value = expect(response, StatusCode::OK).await?;
+        Ok(())
+    }
+
+    /// `POST /api/messages` to any target.
+    pub async fn send_to(
+        &self,
+        from: &User,
+        to: Target,
+        client_msg_id: String,
+        content: String,
+    ) -> Result<SendAck, Error> {
         let body = SendMessage {
-            to: Target::User(to),
+            to,
             client_msg_id: ClientMsgId(client_msg_id),
             msg_type: MsgType::Text,
             content,

@@ -86,6 +86,10 @@ struct RunArgs {
     #[arg(long, default_value_t = 5.0)]
     hold_secs: f64,
 
+    /// Fan-out scenario: group sizes, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    fanout: Vec<usize>,
+
     /// Frontend scenario: the built web client.
     #[arg(long, default_value = "dist")]
     dist: PathBuf,
@@ -157,10 +161,7 @@ async fn run(args: RunArgs) -> ExitCode {
         ok &= scenarios::parked::run(&settings).await;
     }
     if wanted(Which::Fanout) {
-        scenarios::emit(serde_json::json!({
-            "scenario": "fanout",
-            "skipped": "groups do not exist yet",
-        }));
+        ok &= scenarios::fanout::run(&settings).await;
     }
     if wanted(Which::Frontend) {
         scenarios::frontend::run(&settings);
@@ -211,6 +212,7 @@ fn settings(args: &RunArgs) -> Result<scenarios::Settings, error::Error> {
         },
         hold: if tiny { 500 } else { args.hold },
         hold_for: Duration::from_secs_f64(if tiny { 1.0 } else { args.hold_secs.max(0.5) }),
+        fanout: if tiny { vec![20] } else { args.fanout.clone() },
         dist: args.dist.clone(),
         starts: if tiny { 3 } else { args.starts.max(1) },
     })
