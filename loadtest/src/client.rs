@@ -59,6 +59,27 @@ impl Api {
         })
     }
 
+    /// A client of `base` over HTTP/2 without TLS (h2c, prior knowledge), with `connections`
+    /// connections; the requests of each are multiplexed as streams on it.
+    pub fn http2(base: &str, connections: usize) -> Result<Self, Error> {
+        let pools = (0..connections.max(1))
+            .map(|_| {
+                reqwest::Client::builder()
+                    .no_proxy()
+                    .http2_prior_knowledge()
+                    .pool_max_idle_per_host(1)
+                    .pool_idle_timeout(Duration::from_secs(60))
+                    .tcp_nodelay(true)
+                    .connect_timeout(Duration::from_secs(10))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            base: base.to_owned(),
+            pools,
+        })
+    }
+
     /// The pool for request number `n` (round robin over the source addresses).
     fn pool(&self, n: usize) -> &reqwest::Client {
         &self.pools[n % self.pools.len()]

@@ -27,6 +27,8 @@ pub struct Settings {
     pub senders: Vec<usize>,
     pub hold: usize,
     pub hold_for: Duration,
+    /// Parked scenario over HTTP/2: idle polls.
+    pub h2_hold: usize,
     /// Group sizes of the fan-out scenario.
     pub fanout: Vec<usize>,
     pub dist: PathBuf,
