@@ -113,6 +113,7 @@ impl Application {
         // The first heartbeat before serving, so that this node's users count as online at once.
         state.store.heartbeat(crate::service::now_millis()).await?;
         let sweeper = tokio::spawn(presence::sweep_forever(state.clone()));
+        let arrivals = tokio::spawn(presence::record_changes_forever(state.clone()));
         let notifier = state.notifier.clone();
         let store = state.store.clone();
         tracing::info!(addr = %self.addr, "listening");
@@ -126,6 +127,7 @@ impl Application {
             .map_err(StartupError::Serve);
         pruner.abort();
         sweeper.abort();
+        arrivals.abort();
         if let Some(task) = self.listener_task {
             task.abort();
         }

@@ -44,7 +44,7 @@ pub async fn poll(
     request: PollRequest,
 ) -> Result<PollAnswer, ServiceError> {
     let deadline = Instant::now() + request.timeout;
-    let _online = super::presence::poll_started(state, uid).await?;
+    let _online = super::presence::poll_started(state, uid);
     // Subscribe before the first read: an event committed after this line wakes us even if it
     // lands between the read and the wait.
     let mut subscription = state.notifier.subscribe(uid);

@@ -31,6 +31,15 @@ struct Local {
 pub struct Tracker {
     users: Mutex<HashMap<UserId, Local>>,
     typing: Mutex<HashMap<(UserId, ConversationId), Instant>>,
+    /// Users who came online on this node, and who went offline, not written to the store yet.
+    arrived: Mutex<Vec<UserId>>,
+    departed: Mutex<Vec<UserId>>,
+    /// Tells the writer task that `arrived` or `departed` has entries.
+    changes: tokio::sync::Notify,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Tracker {
@@ -116,20 +125,46 @@ fn alive_after(state: &AppState) -> shared::Millis {
     now_millis().saturating_sub(timeout)
 }
 
-/// Counts a poll of `uid`; the first one on this node marks the user online.
-pub async fn poll_started(state: &AppState, uid: UserId) -> Result<PollPresence, ServiceError> {
-    let guard = PollPresence {
+/// Counts a poll of `uid`; the first one on this node marks the user online (written by
+/// [`record_arrivals_forever`] together with others, a few milliseconds later, so that ten
+/// thousand clients reconnecting at once cost a handful of transactions, not ten thousand).
+pub fn poll_started(state: &AppState, uid: UserId) -> PollPresence {
+    if state.presence.start(uid) {
+        lock(&state.presence.arrived).push(uid);
+        state.presence.changes.notify_one();
+    }
+    PollPresence {
         tracker: state.presence.clone(),
         uid,
-    };
-    if state.presence.start(uid) {
-        let woken = state
-            .store
-            .set_online(uid, now_millis(), alive_after(state))
-            .await?;
-        state.notifier.wake(&woken);
     }
-    Ok(guard)
+}
+
+/// Writes who came online and who went offline, in batches, until the process ends. One task
+/// writes both, departures of a round before its arrivals, so that a user who left and came
+/// back is recorded in that order.
+pub async fn record_changes_forever(state: AppState) {
+    loop {
+        state.presence.changes.notified().await;
+        // Gather the changes of a few milliseconds into one transaction.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let departed = std::mem::take(&mut *lock(&state.presence.departed));
+        let arrived = std::mem::take(&mut *lock(&state.presence.arrived));
+        for (uids, online) in [(departed, false), (arrived, true)] {
+            if uids.is_empty() {
+                continue;
+            }
+            match state
+                .store
+                .set_presence(&uids, online, now_millis(), alive_after(&state))
+                .await
+            {
+                Ok(woken) => state.notifier.wake(&woken),
+                Err(error) => {
+                    tracing::warn!(error = %error, users = uids.len(), online, "cannot record presence")
+                }
+            }
+        }
+    }
 }
 
 /// Which of the caller's friends are online.
@@ -183,12 +218,10 @@ pub async fn sweep_forever(state: AppState) {
 async fn sweep(state: &AppState) -> Result<(), ServiceError> {
     let now = now_millis();
     state.store.heartbeat(now).await?;
-    for uid in state.presence.take_idle(state.config.presence_grace) {
-        let woken = state
-            .store
-            .set_offline(uid, now, alive_after(state))
-            .await?;
-        state.notifier.wake(&woken);
+    let idle = state.presence.take_idle(state.config.presence_grace);
+    if !idle.is_empty() {
+        lock(&state.presence.departed).extend(idle);
+        state.presence.changes.notify_one();
     }
     let woken = state.store.reap_dead_nodes(now, alive_after(state)).await?;
     state.notifier.wake(&woken);

@@ -20,54 +20,59 @@ impl Store {
         Ok(())
     }
 
-    /// Marks `uid` online on this node. When no live node held them before, their friends get
-    /// `presence {online: true}`. Returns the users to wake.
-    pub async fn set_online(
+    /// Marks `uids` online on this node (or offline, when `online` is false), in one
+    /// transaction. Friends are told (`presence` events) of each user whom no other live node
+    /// holds. Returns the users to wake.
+    pub async fn set_presence(
         &self,
-        uid: UserId,
+        uids: &[UserId],
+        online: bool,
         now: Millis,
         alive_after: Millis,
     ) -> Result<Vec<UserId>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let was_online = online_elsewhere(&mut tx, uid, &self.node, alive_after).await?;
-        sqlx::query(
-            "INSERT INTO presence (uid, node, since) VALUES ($1, $2, $3) \
-             ON CONFLICT (uid, node) DO NOTHING",
-        )
-        .bind(uid.0)
-        .bind(&self.node)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let woken = if was_online {
-            Vec::new()
-        } else {
-            self.tell_friends(&mut tx, uid, true, now).await?
-        };
-        tx.commit().await?;
-        Ok(woken)
-    }
-
-    /// Marks `uid` offline on this node. When no other live node holds them, their friends get
-    /// `presence {online: false}`. Returns the users to wake.
-    pub async fn set_offline(
-        &self,
-        uid: UserId,
-        now: Millis,
-        alive_after: Millis,
-    ) -> Result<Vec<UserId>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("DELETE FROM presence WHERE uid = $1 AND node = $2")
-            .bind(uid.0)
-            .bind(&self.node)
-            .execute(&mut *tx)
-            .await?;
-        let woken = if online_elsewhere(&mut tx, uid, &self.node, alive_after).await? {
-            Vec::new()
-        } else {
-            self.tell_friends(&mut tx, uid, false, now).await?
-        };
-        tx.commit().await?;
+        let mut woken = Vec::new();
+        // 2 parameters per row; 400 rows stay far below every bind limit.
+        for chunk in uids.chunks(400) {
+            let mut tx = self.writer.begin().await?;
+            let elsewhere = online_elsewhere_many(&mut tx, chunk, &self.node, alive_after).await?;
+            if online {
+                let rows = (0..chunk.len())
+                    .map(|k| format!("(${}, $1, $2)", k + 3))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "INSERT INTO presence (uid, node, since) VALUES {rows} \
+                     ON CONFLICT (uid, node) DO NOTHING"
+                );
+                let mut query = sqlx::query(&sql).bind(&self.node).bind(now);
+                for uid in chunk {
+                    query = query.bind(uid.0);
+                }
+                query.execute(&mut *tx).await?;
+            } else {
+                let sql = format!(
+                    "DELETE FROM presence WHERE node = $1 AND uid IN ({})",
+                    (0..chunk.len())
+                        .map(|k| format!("${}", k + 2))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let mut query = sqlx::query(&sql).bind(&self.node);
+                for uid in chunk {
+                    query = query.bind(uid.0);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            let changed: Vec<UserId> = chunk
+                .iter()
+                .copied()
+                .filter(|uid| !elsewhere.contains(uid))
+                .collect();
+            woken.extend(self.tell_friends(&mut tx, &changed, online, now).await?);
+            tx.commit().await?;
+        }
+        woken.sort_unstable();
+        woken.dedup();
         Ok(woken)
     }
 
@@ -100,11 +105,13 @@ impl Store {
                 .bind(&node)
                 .execute(&mut *tx)
                 .await?;
-            for uid in uids.into_iter().map(UserId) {
-                if !online_elsewhere(&mut tx, uid, &node, alive_after).await? {
-                    woken.extend(self.tell_friends(&mut tx, uid, false, now).await?);
-                }
+            let uids: Vec<UserId> = uids.into_iter().map(UserId).collect();
+            let mut gone = Vec::new();
+            for chunk in uids.chunks(400) {
+                let elsewhere = online_elsewhere_many(&mut tx, chunk, &node, alive_after).await?;
+                gone.extend(chunk.iter().copied().filter(|uid| !elsewhere.contains(uid)));
             }
+            woken.extend(self.tell_friends(&mut tx, &gone, false, now).await?);
         }
         tx.commit().await?;
         woken.sort_unstable();
@@ -164,42 +171,69 @@ impl Store {
         Ok(woken)
     }
 
+    /// Appends `presence {uid, online}` for each of `uids` to their friends' streams.
     async fn tell_friends(
         &self,
         tx: &mut AnyConnection,
-        uid: UserId,
+        uids: &[UserId],
         online: bool,
         now: Millis,
     ) -> Result<Vec<UserId>, StoreError> {
-        let friends: Vec<i64> =
-            sqlx::query_scalar("SELECT friend_uid FROM user_friend WHERE uid = $1")
-                .bind(uid.0)
-                .fetch_all(&mut *tx)
-                .await?;
-        let event = Event::Presence { uid, online };
-        let events: Vec<(UserId, Event)> = friends
-            .into_iter()
-            .map(|f| (UserId(f), event.clone()))
-            .collect();
+        let mut events: Vec<(UserId, Event)> = Vec::new();
+        for chunk in uids.chunks(400) {
+            let sql = format!(
+                "SELECT uid, friend_uid FROM user_friend WHERE uid IN ({})",
+                (1..=chunk.len())
+                    .map(|k| format!("${k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
+            for uid in chunk {
+                query = query.bind(uid.0);
+            }
+            for (uid, friend) in query.fetch_all(&mut *tx).await? {
+                events.push((
+                    UserId(friend),
+                    Event::Presence {
+                        uid: UserId(uid),
+                        online,
+                    },
+                ));
+            }
+        }
         self.emit(tx, &events, now).await
     }
 }
 
-/// Whether a live node other than `node` holds `uid`.
-async fn online_elsewhere(
+/// Which of `uids` a live node other than `node` holds.
+async fn online_elsewhere_many(
     tx: &mut AnyConnection,
-    uid: UserId,
+    uids: &[UserId],
     node: &str,
     alive_after: Millis,
-) -> Result<bool, StoreError> {
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT p.uid FROM presence p JOIN nodes n ON n.node = p.node \
-         WHERE p.uid = $1 AND p.node <> $2 AND n.seen_at > $3 LIMIT 1",
-    )
-    .bind(uid.0)
-    .bind(node)
-    .bind(alive_after)
-    .fetch_optional(&mut *tx)
-    .await?;
-    Ok(found.is_some())
+) -> Result<std::collections::HashSet<UserId>, StoreError> {
+    if uids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "SELECT DISTINCT p.uid FROM presence p JOIN nodes n ON n.node = p.node \
+         WHERE p.node <> $1 AND n.seen_at > $2 AND p.uid IN ({})",
+        (0..uids.len())
+            .map(|k| format!("${}", k + 3))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut query = sqlx::query_scalar::<_, i64>(&sql)
+        .bind(node)
+        .bind(alive_after);
+    for uid in uids {
+        query = query.bind(uid.0);
+    }
+    Ok(query
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(UserId)
+        .collect())
 }
