@@ -6,8 +6,8 @@
 //! transaction, so a reader can never see position N+1 committed before N.
 
 use crate::domain::PageRequest;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel};
 use shared::{
     ClientMsgId, ConversationId, ConversationKind, ConversationSummary, Cursor, Event, GroupId,
@@ -581,7 +581,15 @@ async fn append_events_to(
     // 4 parameters per row; 500 rows stay far below every bind limit.
     for chunk in events.chunks(500) {
         let rows = (0..chunk.len())
-            .map(|k| format!("(${}, ${}, ${}, ${})", 4 * k + 1, 4 * k + 2, 4 * k + 3, 4 * k + 4))
+            .map(|k| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * k + 1,
+                    4 * k + 2,
+                    4 * k + 3,
+                    4 * k + 4
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("INSERT INTO events (uid, cursor, payload, time) VALUES {rows}");
