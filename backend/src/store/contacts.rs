@@ -467,6 +467,10 @@ impl Store {
         now: Millis,
     ) -> Result<(bool, Vec<UserId>), StoreError> {
         let mut tx = self.writer.begin().await?;
+        // Not friends (or no such user): nothing to lock or write.
+        if !are_friends(&mut tx, uid, friend).await? {
+            return Ok((false, vec![]));
+        }
         lock_pair(&mut tx, uid, friend).await?;
         let events = unfriend(&mut tx, uid, friend, now).await?;
         if events.is_empty() {
