@@ -868,3 +868,55 @@ async fn msg_policy_group_members_lets_group_co_members_through() {
     assert_eq!(error_code(response, StatusCode::FORBIDDEN).await, "forbidden_by_privacy");
 }
 }
+
+store_test! {
+async fn two_people_asking_each_other_at_once_become_friends_exactly_once() {
+    let app = TestApp::spawn().await;
+    for _ in 0..5 {
+        let a = app.guest().await;
+        let b = app.guest().await;
+        let (x, y) = (a.clone(), b.clone());
+        let one = tokio::spawn(async move { request(&x, &y).await });
+        let (x, y) = (a.clone(), b.clone());
+        let two = tokio::spawn(async move { request(&y, &x).await });
+        let results = [one.await.expect("task").result, two.await.expect("task").result];
+        // One asked first; the other's request accepted it.
+        assert!(results.contains(&FriendRequestResult::Added), "{results:?}");
+        assert_eq!(friends_of(&a).await, vec![b.uid]);
+        assert_eq!(friends_of(&b).await, vec![a.uid]);
+        assert_eq!(sync(&a, 0, 0).await.friend_list.version, 1);
+        assert_eq!(requests_of(&a).await, FriendRequests::default());
+    }
+}
+}
+
+store_test! {
+async fn concurrent_profile_edits_each_get_their_own_time() {
+    let app = TestApp::spawn().await;
+    let a = app.guest().await;
+    let start = a.me().await.cursor;
+    let edits: Vec<_> = (0..8)
+        .map(|i| {
+            let a = a.clone();
+            tokio::spawn(async move { patch_me_ok(&a, json!({"nick_name": format!("N{i}")})).await })
+        })
+        .collect();
+    for edit in edits {
+        edit.await.expect("task");
+    }
+    let (events, _) = a.events_since(start).await;
+    let mut times: Vec<i64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Profile { time, .. } => Some(*time),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(times.len(), 8);
+    let final_time = a.me().await.time;
+    assert_eq!(times.last().copied(), Some(final_time), "the last event names the stored time");
+    times.dedup();
+    assert_eq!(times.len(), 8, "strictly increasing, no two alike: {times:?}");
+    assert!(times.windows(2).all(|w| w[0] < w[1]));
+}
+}
