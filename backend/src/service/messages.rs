@@ -27,6 +27,7 @@ pub async fn send(
         }
     };
     let conversation = domain::direct_conversation(sender, recipient)?;
+    super::contacts::check_may_message(state, sender, recipient).await?;
     let outcome = state
         .store
         .send_direct(NewDirectMessage {
