@@ -4,8 +4,8 @@
 mod contacts;
 pub mod error;
 mod events;
-mod groups;
 pub mod extract;
+mod groups;
 mod messages;
 mod origin;
 mod session;
