@@ -853,3 +853,148 @@ async fn append_events(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::MsgType;
+    use shared::groups::JoinPolicy;
+
+    /// Beyond one event INSERT, one counter UPDATE and one NOTIFY payload.
+    const MEMBERS: i64 = 2_100;
+
+    fn send(sender: UserId, gid: shared::GroupId, id: &str) -> NewMessage {
+        NewMessage {
+            sender,
+            to: Target::Group(gid),
+            conversation: crate::domain::groups::group_conversation(gid),
+            client_msg_id: ClientMsgId(id.to_owned()),
+            msg_type: MsgType::Text,
+            content: "to everyone".to_owned(),
+            now: 2,
+        }
+    }
+
+    async fn a_large_groups_messages_reach_every_member(url: &str) {
+        let store = Store::open(url, 4, "test-node").await.expect("store opens");
+        let owner = store
+            .create_guest("owner", "owner-code", "owner-token", 1)
+            .await
+            .expect("owner");
+        let gid = store
+            .create_group(owner, "big", "", JoinPolicy::Open, 1)
+            .await
+            .expect("group")
+            .value
+            .gid;
+        let conv = crate::domain::groups::group_conversation(gid);
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+             INSERT INTO users (nick_name, kind, created_at, profile_time, friend_code) \
+             SELECT 'member', 'guest', 1, 1, 'code-' || i FROM n",
+        )
+        .bind(MEMBERS)
+        .execute(&store.writer)
+        .await
+        .expect("members");
+        sqlx::query(
+            "INSERT INTO group_members (gid, uid, role, joined_at) \
+             SELECT $1, uid, 'member', 1 FROM users WHERE uid <> $2",
+        )
+        .bind(gid.0)
+        .bind(owner.0)
+        .execute(&store.writer)
+        .await
+        .expect("group members");
+        sqlx::query(
+            "INSERT INTO conversation_members (conversation, uid, read_seq, joined_at, init_seq) \
+             SELECT $1, uid, 0, 1, 0 FROM users WHERE uid <> $2",
+        )
+        .bind(&conv.0)
+        .bind(owner.0)
+        .execute(&store.writer)
+        .await
+        .expect("conversation members");
+        let member = UserId(owner.0 + 1);
+        let stranger = store
+            .create_guest("stranger", "stranger-code", "stranger-token", 1)
+            .await
+            .expect("stranger");
+
+        // Through the writer task (possibly one batch), then alone.
+        let (a, b, c) = tokio::join!(
+            store.send_message(send(owner, gid, "a")),
+            store.send_message(send(member, gid, "b")),
+            store.send_message(send(stranger, gid, "c")),
+        );
+        let alone = store.send_alone(&send(member, gid, "d")).await;
+        let mut seqs = Vec::new();
+        for outcome in [a, b, alone] {
+            match outcome.expect("stored") {
+                SendOutcome::Created {
+                    message,
+                    recipients,
+                } => {
+                    assert_eq!(recipients.len() as i64, MEMBERS + 1);
+                    seqs.push(message.seq.0);
+                }
+                other => panic!("not created: {other:?}"),
+            }
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, [1, 2, 3]);
+        assert!(matches!(c.expect("answered"), SendOutcome::NotAMember));
+        let stranger_alone = store.send_alone(&send(stranger, gid, "e")).await;
+        assert!(matches!(
+            stranger_alone.expect("answered"),
+            SendOutcome::NotAMember
+        ));
+
+        let messages: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE payload LIKE '%\"type\":\"message\"%'",
+        )
+        .fetch_one(&store.reader)
+        .await
+        .expect("count");
+        assert_eq!(messages, 3 * (MEMBERS + 1));
+        let heads: Vec<i64> =
+            sqlx::query_scalar("SELECT event_head FROM users WHERE uid NOT IN ($1, $2)")
+                .bind(owner.0)
+                .bind(stranger.0)
+                .fetch_all(&store.reader)
+                .await
+                .expect("heads");
+        assert!(heads.iter().all(|&head| head == 3));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_large_groups_messages_reach_every_member_on_sqlite() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        a_large_groups_messages_reach_every_member(&Store::sqlite_url(dir.path())).await;
+    }
+
+    #[tokio::test]
+    async fn a_large_groups_messages_reach_every_member_on_postgres() {
+        use sqlx::Connection;
+        let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            eprintln!("skipped: TEST_DATABASE_URL is not set");
+            return;
+        };
+        let name = format!("courier_unit_{:016x}", rand::random::<u64>());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect");
+        sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create database");
+        let base = admin_url.split('?').next().unwrap_or(&admin_url);
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        a_large_groups_messages_reach_every_member(&format!("{server}/{name}")).await;
+        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::Executor::execute(&mut admin, drop.as_str()).await;
+    }
+}
