@@ -57,8 +57,8 @@ async fn bad_sends_get_a_4xx_with_a_code_and_write_nothing() {
         ),
         (
             send(json!({"group": 1}), "7", "text", "hi".into()),
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+            StatusCode::NOT_FOUND,
+            "group_not_found",
         ),
         (
             send(json!({"user": "two"}), "8", "text", "hi".into()),
