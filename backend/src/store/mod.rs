@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel};
 use shared::{
     ClientMsgId, ConversationId, ConversationKind, ConversationSummary, Cursor, Event, GroupId,
-    GroupRef, Message, MessageId, MessagePage, Millis, MsgType, Peer, Seq, UserId,
+    GroupRef, Message, MessageId, MessagePage, Millis, MsgType, Peer, Seq, Target, UserId,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -77,11 +77,14 @@ pub struct Membership {
     pub init_seq: Seq,
 }
 
-/// A one-to-one send, validated by the caller. Owned, since it waits in the writer's queue.
+/// A send to a user or a group, validated by the caller. Owned, since it waits in the writer's
+/// queue.
 #[derive(Clone, Debug)]
-pub struct NewDirectMessage {
+pub struct NewMessage {
     pub sender: UserId,
-    pub recipient: UserId,
+    /// The recipient user, or the group.
+    pub to: Target,
+    /// `d{low}_{high}` for a user, `g{gid}` for a group.
     pub conversation: ConversationId,
     pub client_msg_id: ClientMsgId,
     pub msg_type: MsgType,
@@ -92,7 +95,8 @@ pub struct NewDirectMessage {
 /// What a send did.
 #[derive(Clone, Debug)]
 pub enum SendOutcome {
-    /// A new message, stored with an event for each of `recipients` (sender included).
+    /// A new message, stored with an event for each of `recipients` (sender included; every
+    /// member of a group).
     Created {
         message: Message,
         recipients: Vec<UserId>,
@@ -101,6 +105,8 @@ pub enum SendOutcome {
     Duplicate(Message),
     /// The recipient does not exist; nothing written.
     UnknownRecipient,
+    /// The sender is not a member of the group (or it does not exist); nothing written.
+    NotAMember,
 }
 
 /// What a mark-read did.
@@ -527,14 +533,31 @@ impl Store {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
-        let uids: Vec<String> = uids.iter().map(ToString::to_string).collect();
-        let payload = format!("{}:{}", self.node, uids.join(","));
-        // pg_notify returns void, which the Any driver cannot decode; select a constant instead.
-        sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-            .bind(WAKE_CHANNEL)
-            .bind(payload)
-            .execute(&mut *tx)
-            .await?;
+        // A NOTIFY payload must stay under 8000 bytes: a large group takes several hints.
+        const MAX_HINT_BYTES: usize = 7000;
+        let mut payloads = Vec::new();
+        let mut payload = String::new();
+        for uid in uids {
+            let uid = uid.to_string();
+            if !payload.is_empty() && payload.len() + uid.len() + 1 > MAX_HINT_BYTES {
+                payloads.push(std::mem::take(&mut payload));
+            }
+            if payload.is_empty() {
+                payload = format!("{}:", self.node);
+            } else {
+                payload.push(',');
+            }
+            payload.push_str(&uid);
+        }
+        payloads.extend((!payload.is_empty()).then_some(payload));
+        for payload in payloads {
+            // pg_notify returns void, which the Any driver cannot decode; select a constant.
+            sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+                .bind(WAKE_CHANNEL)
+                .bind(payload)
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(())
     }
 
