@@ -24,6 +24,7 @@ const RECENT_CAP: usize = 256;
 pub type Payload = Arc<str>;
 
 /// One user's waker, and the events published since their polls subscribed.
+#[derive(Debug)]
 struct Waker {
     version: watch::Sender<u64>,
     /// Contiguous cursors, oldest first.
@@ -61,7 +62,7 @@ impl Waker {
 type Shard = Mutex<HashMap<UserId, Waker>>;
 
 /// Registry of per-user wakers, sharded to keep lock contention low with many parked polls.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Notifier {
     shards: Arc<[Shard]>,
     shutdown: Arc<watch::Sender<bool>>,

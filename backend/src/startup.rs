@@ -53,6 +53,7 @@ impl Application {
             .unwrap_or_else(|| Store::sqlite_url(&config.data_dir));
         let store = Store::open(&database_url, config.db_pool, &node).await?;
         let notifier = Notifier::new();
+        store.publish_to(notifier.clone());
         let listener_task = (store.backend() == Backend::Postgres).then(|| {
             tokio::spawn(notify::listen_postgres(
                 database_url,

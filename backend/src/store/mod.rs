@@ -147,6 +147,9 @@ pub struct Store {
     known: Arc<sends::KnownConversations>,
     /// Queue of the group-commit writer task; `None` in the task itself.
     queue: Option<sends::Queue>,
+    /// Where committed message events are handed to this node's parked polls (set once at
+    /// start-up, shared by every clone, including the writer task's).
+    published: Arc<std::sync::OnceLock<crate::notify::Notifier>>,
 }
 
 impl Store {
@@ -169,6 +172,7 @@ impl Store {
                 node: node.to_owned(),
                 known: Arc::default(),
                 queue: None,
+                published: Arc::default(),
             };
             store.start_writer();
             return Ok(store);
@@ -202,6 +206,7 @@ impl Store {
             node: node.to_owned(),
             known: Arc::default(),
             queue: None,
+            published: Arc::default(),
         };
         store.start_writer();
         Ok(store)
@@ -210,6 +215,23 @@ impl Store {
     /// The URL of the default SQLite database in `data_dir`.
     pub fn sqlite_url(data_dir: &Path) -> String {
         format!("sqlite://{}", data_dir.join("courier.db").display())
+    }
+
+    /// Hands every committed message event to `notifier` (which wakes the recipients' parked
+    /// polls with the event at hand). Without it, callers wake recipients themselves.
+    pub fn publish_to(&self, notifier: crate::notify::Notifier) {
+        let _ = self.published.set(notifier);
+    }
+
+    /// Publishes committed events (see [`Store::publish_to`]); `false` when nothing listens.
+    fn publish(&self, events: &[(UserId, Cursor, crate::notify::Payload)]) -> bool {
+        match self.published.get() {
+            Some(notifier) => {
+                notifier.publish(events);
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -24,6 +24,8 @@ use super::{
     Backend, NewMessage, SendOutcome, Store, StoreError, message_by_client_id, message_from_row,
     msg_type_str,
 };
+use crate::notify::Payload;
+use shared::Cursor;
 use shared::{ClientMsgId, ConversationId, Event, Message, MessageId, Seq, Target, UserId};
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -248,7 +250,7 @@ impl Store {
             .iter()
             .map(|&i| participants_of(sends[i], &members))
             .collect();
-        append_events(self.backend, &mut tx, &messages, &participants).await?;
+        let published = append_events(self.backend, &mut tx, &messages, &participants).await?;
         let woken: Vec<UserId> = participants
             .iter()
             .flatten()
@@ -259,11 +261,12 @@ impl Store {
         self.hint(&mut tx, &woken).await?;
         tx.commit().await?;
         self.known.insert_all(created.keys().copied());
+        let woken_here = self.publish(&published);
 
         for (&i, (message, recipients)) in accepted.iter().zip(messages.iter().zip(participants)) {
             outcomes[i] = Some(SendOutcome::Created {
                 message: message.clone(),
-                recipients,
+                recipients: if woken_here { Vec::new() } else { recipients },
             });
         }
         for (i, first) in repeats {
@@ -348,7 +351,7 @@ impl Store {
         }
         move_senders_read_seq(&mut tx, &messages).await?;
         let recipients = participants_of(new, &members);
-        append_events(
+        let published = append_events(
             self.backend,
             &mut tx,
             &messages,
@@ -357,6 +360,11 @@ impl Store {
         .await?;
         self.hint(&mut tx, &recipients).await?;
         tx.commit().await?;
+        let recipients = if self.publish(&published) {
+            Vec::new()
+        } else {
+            recipients
+        };
         if !known {
             self.known.insert_all([&new.conversation]);
         }
@@ -810,7 +818,7 @@ async fn append_events(
     tx: &mut AnyConnection,
     messages: &[Message],
     participants: &[Vec<UserId>],
-) -> Result<(), StoreError> {
+) -> Result<Vec<(UserId, Cursor, Payload)>, StoreError> {
     let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
     for uid in participants.iter().flatten() {
         *counts.entry(uid.0).or_default() += 1;
@@ -819,14 +827,14 @@ async fn append_events(
 
     let mut rows: Vec<(i64, i64, usize, i64)> =
         Vec::with_capacity(counts.values().sum::<i64>() as usize);
-    let mut payloads: Vec<String> = Vec::with_capacity(messages.len());
+    let mut payloads: Vec<Payload> = Vec::with_capacity(messages.len());
     for (k, (message, users)) in messages.iter().zip(participants).enumerate() {
-        payloads.push(
+        payloads.push(Payload::from(
             serde_json::to_string(&Event::Message {
                 message: message.clone(),
             })
             .map_err(|e| StoreError::Corrupt(format!("event does not serialize: {e}")))?,
-        );
+        ));
         for uid in users {
             let cursor = next
                 .get_mut(&uid.0)
@@ -846,12 +854,16 @@ async fn append_events(
             query = query
                 .bind(uid)
                 .bind(cursor)
-                .bind(payloads[message].as_str())
+                .bind(&*payloads[message])
                 .bind(time);
         }
         query.execute(&mut *tx).await?;
     }
-    Ok(())
+    // In cursor order per user (rows were numbered in that order).
+    Ok(rows
+        .into_iter()
+        .map(|(uid, cursor, message, _)| (UserId(uid), Cursor(cursor), payloads[message].clone()))
+        .collect())
 }
 
 #[cfg(test)]
