@@ -262,10 +262,7 @@ impl Store {
                 .bind(target.0)
                 .execute(&mut *tx)
                 .await?;
-            let events = to_all(
-                &member_uids(&mut tx, gid).await?,
-                &Event::GroupMembers { gid },
-            );
+            let events = members_changed(&mut tx, gid).await?;
             woken = self.emit(&mut tx, &events, now).await?;
         }
         let members = read_members(&mut tx, gid).await?;
@@ -291,10 +288,7 @@ impl Store {
         check!(rules::may_remove(actor, target_role));
         let mut events = Vec::new();
         remove_member_rows(&mut tx, gid, target, now, &mut events).await?;
-        events.extend(to_all(
-            &member_uids(&mut tx, gid).await?,
-            &Event::GroupMembers { gid },
-        ));
+        events.extend(members_changed(&mut tx, gid).await?);
         let woken = self.emit(&mut tx, &events, now).await?;
         tx.commit().await?;
         Ok(Ok(Done { value: (), woken }))
@@ -365,10 +359,7 @@ impl Store {
         check!(rules::may_leave(role_of(&mut tx, gid, caller).await?));
         let mut events = Vec::new();
         remove_member_rows(&mut tx, gid, caller, now, &mut events).await?;
-        events.extend(to_all(
-            &member_uids(&mut tx, gid).await?,
-            &Event::GroupMembers { gid },
-        ));
+        events.extend(members_changed(&mut tx, gid).await?);
         let woken = self.emit(&mut tx, &events, now).await?;
         tx.commit().await?;
         Ok(Ok(Done { value: (), woken }))
@@ -865,10 +856,7 @@ async fn add_member(
             version,
         },
     ));
-    events.extend(to_all(
-        &member_uids(tx, gid).await?,
-        &Event::GroupMembers { gid },
-    ));
+    events.extend(members_changed(tx, gid).await?);
     Ok(())
 }
 
@@ -903,6 +891,37 @@ async fn remove_member_rows(
 }
 
 /// The same event for each of `uids`.
+/// Groups larger than this tell only their owner and admins when the member list changes
+/// (every member would otherwise get one event per join: quadratic in the group's size);
+/// other members re-read the list when they open it.
+const MEMBER_EVENTS_TO_ALL_UP_TO: i64 = 500;
+
+/// `group_members {gid}` for the members who should hear of a member-list change.
+async fn members_changed(
+    tx: &mut AnyConnection,
+    gid: GroupId,
+) -> Result<Vec<(UserId, Event)>, StoreError> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE gid = $1")
+        .bind(gid.0)
+        .fetch_one(&mut *tx)
+        .await?;
+    let uids = if count <= MEMBER_EVENTS_TO_ALL_UP_TO {
+        member_uids(tx, gid).await?
+    } else {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT uid FROM group_members WHERE gid = $1 AND role IN ('owner', 'admin') \
+             ORDER BY uid",
+        )
+        .bind(gid.0)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(UserId)
+        .collect()
+    };
+    Ok(to_all(&uids, &Event::GroupMembers { gid }))
+}
+
 fn to_all(uids: &[UserId], event: &Event) -> Vec<(UserId, Event)> {
     uids.iter().map(|uid| (*uid, event.clone())).collect()
 }
