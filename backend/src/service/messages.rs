@@ -17,6 +17,7 @@ pub async fn send(
 ) -> Result<SendAck, ServiceError> {
     let client_msg_id = domain::parse_client_msg_id(request.client_msg_id)?;
     let content = MessageContent::parse(request.msg_type, request.content)?;
+    let file = super::files::check_attachment(state, sender, content.attachment()).await?;
     let recipient = match request.to {
         Target::User(recipient) => recipient,
         Target::Group(_) => {
@@ -54,6 +55,10 @@ pub async fn send(
         }
         SendOutcome::UnknownRecipient => return Err(ServiceError::UnknownUser(recipient)),
     };
+    if let Some(file) = &file {
+        // Also on a retry: linking is idempotent, and a lost first answer may have missed it.
+        super::files::link(state, file, &message.conversation, message.seq).await?;
+    }
     Ok(SendAck {
         msg_id: message.msg_id,
         conversation: message.conversation,
