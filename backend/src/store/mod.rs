@@ -637,6 +637,7 @@ async fn append_events_to(
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("INSERT INTO events (uid, cursor, payload, time) VALUES {rows}");
+        let sql = positional(backend, &sql);
         let mut query = sqlx::query(&sql);
         for (uid, event) in chunk {
             let cursor = next
@@ -712,6 +713,40 @@ fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
     })
 }
 
+/// SQL with `$1, $2, ...` rewritten to anonymous `?` parameters for SQLite, when each appears
+/// once and in order (otherwise unchanged). SQLite finds a numbered parameter's name by a linear
+/// scan, so binding n of them costs O(n^2): measured, 13% of the server's CPU under batched
+/// sends went to `sqlite3_bind_parameter_name`. Anonymous parameters bind in O(1).
+pub(crate) fn positional(backend: Backend, sql: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if backend != Backend::Sqlite || !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut expected = 1usize;
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let mut n = 0usize;
+        let mut digits = 0;
+        while let Some(&(_, d)) = chars.peek() {
+            let Some(v) = d.to_digit(10) else { break };
+            n = n * 10 + v as usize;
+            digits += 1;
+            chars.next();
+        }
+        if digits == 0 || n != expected {
+            return Cow::Borrowed(sql);
+        }
+        out.push('?');
+        expected += 1;
+    }
+    Cow::Owned(out)
+}
+
 /// The stored form of a unit enum of `shared` (its snake_case wire name), e.g. `"approval"`.
 pub(crate) fn enum_str<T: Serialize>(value: &T) -> Result<String, StoreError> {
     match serde_json::to_value(value) {
@@ -770,5 +805,27 @@ fn parse_msg_type(s: &str) -> Result<MsgType, StoreError> {
         "file" => Ok(MsgType::File),
         "image" => Ok(MsgType::Image),
         other => Err(StoreError::Corrupt(format!("unknown msg_type {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod positional_tests {
+    use super::{Backend, positional};
+
+    #[test]
+    fn sequential_numbered_parameters_become_anonymous_for_sqlite_only() {
+        let sql = "INSERT INTO t VALUES ($1, $2), ($3, $4)";
+        assert_eq!(
+            positional(Backend::Sqlite, sql),
+            "INSERT INTO t VALUES (?, ?), (?, ?)"
+        );
+        assert_eq!(positional(Backend::Postgres, sql), sql);
+    }
+
+    #[test]
+    fn reused_or_unordered_parameters_are_left_alone() {
+        for sql in ["a = $1 OR b = $1", "a = $2 AND b = $1", "x = $1 AND y = $3"] {
+            assert_eq!(positional(Backend::Sqlite, sql), sql);
+        }
     }
 }

@@ -144,7 +144,7 @@ impl Store {
         let mut outcomes: Vec<Option<SendOutcome>> = vec![None; sends.len()];
 
         // Idempotency against what is stored.
-        let stored = messages_by_client_ids(&mut tx, sends).await?;
+        let stored = messages_by_client_ids(self.backend, &mut tx, sends).await?;
         for (i, send) in sends.iter().enumerate() {
             if let Some(message) = stored.get(&(send.sender, send.client_msg_id.clone())) {
                 outcomes[i] = Some(SendOutcome::Duplicate(message.clone()));
@@ -242,7 +242,7 @@ impl Store {
             });
             *seq += 1;
         }
-        insert_messages(&mut tx, &mut messages).await?;
+        insert_messages(self.backend, &mut tx, &mut messages).await?;
         move_senders_read_seq(&mut tx, &messages).await?;
 
         // Events: users locked in ascending uid order, cursors in batch order.
@@ -333,7 +333,7 @@ impl Store {
             time: new.now,
             client_msg_id: new.client_msg_id.clone(),
         }];
-        if let Err(e) = insert_messages(&mut tx, &mut messages).await {
+        if let Err(e) = insert_messages(self.backend, &mut tx, &mut messages).await {
             // A concurrent send with the same client_msg_id (another node, or a retry racing
             // the first try) committed first: answer with its message.
             if let StoreError::Database(db) = &e
@@ -452,6 +452,7 @@ fn placeholders(first: usize, count: usize) -> String {
 
 /// The stored messages of the sends' `(sender, client_msg_id)` pairs.
 async fn messages_by_client_ids(
+    backend: Backend,
     tx: &mut AnyConnection,
     sends: &[&NewMessage],
 ) -> Result<HashMap<(UserId, ClientMsgId), Message>, StoreError> {
@@ -475,6 +476,7 @@ async fn messages_by_client_ids(
         "SELECT conversation, msg_id, seq, sender, client_msg_id, msg_type, content, time \
          FROM messages WHERE {condition}"
     );
+    let sql = super::positional(backend, &sql);
     let mut query = sqlx::query(&sql);
     for (sender, client_msg_id) in &keys {
         query = query.bind(sender.0).bind(&client_msg_id.0);
@@ -721,6 +723,7 @@ where
          WHERE {key} IN ({}) RETURNING {key}, {column}",
         placeholders(next_param, n)
     );
+    let sql = super::positional(backend, &sql);
     let mut query = sqlx::query(&sql);
     match same {
         Some(count) => query = query.bind(count),
@@ -753,6 +756,7 @@ where
 
 /// Inserts the messages and fills in their ids.
 async fn insert_messages(
+    backend: Backend,
     tx: &mut AnyConnection,
     messages: &mut [Message],
 ) -> Result<(), StoreError> {
@@ -764,6 +768,7 @@ async fn insert_messages(
         "INSERT INTO messages (conversation, seq, sender, client_msg_id, msg_type, content, time) \
          VALUES {rows} RETURNING msg_id, conversation, seq"
     );
+    let sql = super::positional(backend, &sql);
     let mut query = sqlx::query(&sql);
     for m in messages.iter() {
         query = query
@@ -869,6 +874,7 @@ async fn append_events(
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("INSERT INTO events (uid, cursor, payload, time) VALUES {values}");
+        let sql = super::positional(backend, &sql);
         let mut query = sqlx::query(&sql);
         for &(uid, cursor, message, time) in chunk {
             query = query
