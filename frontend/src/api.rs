@@ -193,6 +193,43 @@ pub async fn poll_events(
     call(Method::GET, &url, None::<&()>, Limit::Signal(signal)).await
 }
 
+/// `GET url`.
+pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ClientError> {
+    call(Method::GET, url, None::<&()>, Limit::Timeout(CALL_TIMEOUT)).await
+}
+
+/// `POST url` with a JSON body.
+pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<T, ClientError> {
+    call(Method::POST, url, Some(body), Limit::Timeout(CALL_TIMEOUT)).await
+}
+
+/// `POST url` for an action without parameters (sends `{}`, so the body is always JSON).
+pub async fn post_empty<T: DeserializeOwned>(url: &str) -> Result<T, ClientError> {
+    post(url, &Empty {}).await
+}
+
+/// `PATCH url` with a JSON body.
+pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<T, ClientError> {
+    call(Method::PATCH, url, Some(body), Limit::Timeout(CALL_TIMEOUT)).await
+}
+
+/// `DELETE url` (the answer is 204, or a body that is ignored).
+pub async fn delete(url: &str) -> Result<(), ClientError> {
+    call::<(), serde::de::IgnoredAny>(Method::DELETE, url, None, Limit::Timeout(CALL_TIMEOUT))
+        .await
+        .map(|_| ())
+}
+
+/// The body `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
 fn encode(segment: &str) -> String {
     String::from(js_sys::encode_uri_component(segment))
 }
@@ -203,6 +240,30 @@ async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
     body: Option<&B>,
     limit: Limit<'_>,
 ) -> Result<T, ClientError> {
+    let json = match body {
+        Some(body) => {
+            Some(serde_json::to_string(body).map_err(|e| ClientError::Decode(e.to_string()))?)
+        }
+        None => None,
+    };
+    // Boxed: one copy of the request code, not one per answer type.
+    let text = Box::pin(call_text(method, url, json, limit)).await?;
+    // 204 No Content reads as `null`, which is what `()` expects.
+    let text = if text.trim().is_empty() {
+        "null"
+    } else {
+        &text
+    };
+    serde_json::from_str(text).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
+/// Sends a request and returns the body of a success answer, or the error the answer carries.
+async fn call_text(
+    method: Method,
+    url: &str,
+    body: Option<String>,
+    limit: Limit<'_>,
+) -> Result<String, ClientError> {
     // A timeout is an abort fired by a timer; `timed_out` tells it apart from the caller's abort.
     let timed_out = Rc::new(RefCell::new(false));
     let mut _timer = None;
@@ -235,13 +296,9 @@ async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
         builder = builder.header("Authorization", &format!("Bearer {token}"));
     }
     let request = match body {
-        Some(body) => {
-            let json =
-                serde_json::to_string(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-            builder
-                .header("Content-Type", "application/json")
-                .body(json)
-        }
+        Some(json) => builder
+            .header("Content-Type", "application/json")
+            .body(json),
         None => builder.build(),
     }
     .map_err(|e| ClientError::Network(e.to_string()))?;
@@ -260,7 +317,7 @@ async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
     let text = response.text().await.map_err(failed)?;
 
     if (200..300).contains(&status) {
-        serde_json::from_str(&text).map_err(|e| ClientError::Decode(e.to_string()))
+        Ok(text)
     } else {
         Err(match serde_json::from_str::<ErrorBody>(&text) {
             Ok(body) => ClientError::Server {
