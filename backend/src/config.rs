@@ -61,6 +61,16 @@ pub struct Config {
     #[arg(long, env = "COURIER_DB_POOL", default_value_t = 8)]
     pub db_pool: u32,
 
+    /// How long a user stays online after their last poll ended (a client polls again at once;
+    /// this covers reconnects). Friends see them go offline after it.
+    #[arg(long, env = "COURIER_PRESENCE_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub presence_grace: Duration,
+
+    /// A node whose heartbeat (every 2 s) is older than this is taken for dead: its users go
+    /// offline unless they reconnected to another node.
+    #[arg(long, env = "COURIER_NODE_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub node_timeout: Duration,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "COURIER_MAX_BODY", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,

@@ -4,18 +4,65 @@
 //! store, and only then waits on [`Subscription::changed`]. A writer commits first and calls
 //! [`Notifier::wake`] after. An event that lands between the read and the wait has bumped the
 //! version the subscription already holds, so the wait returns at once.
+//!
+//! Writers that have the committed events at hand (message sends) [`Notifier::publish`] them
+//! instead: the events are kept, briefly, next to the waker of each user with a parked poll,
+//! and a woken poll answers from them without reading the database. Only a contiguous run of
+//! cursors right after the poll's own cursor is served from memory; anything else (a hint from
+//! another node, a gap, a poll that was not parked) reads the store as before.
 
-use shared::UserId;
-use std::collections::HashMap;
+use shared::{Cursor, UserId};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
 const SHARDS: usize = 64;
+/// Most recent events kept per user with a parked poll.
+const RECENT_CAP: usize = 256;
 
-type Shard = Mutex<HashMap<UserId, watch::Sender<u64>>>;
+/// A committed event as the client receives it (JSON of `shared::Event`).
+pub type Payload = Arc<str>;
+
+/// One user's waker, and the events published since their polls subscribed.
+#[derive(Debug)]
+struct Waker {
+    version: watch::Sender<u64>,
+    /// Contiguous cursors, oldest first.
+    recent: VecDeque<(Cursor, Payload)>,
+}
+
+impl Waker {
+    fn new() -> Self {
+        Self {
+            version: watch::channel(0).0,
+            recent: VecDeque::new(),
+        }
+    }
+
+    fn bump(&self) {
+        self.version
+            .send_modify(|version| *version = version.wrapping_add(1));
+    }
+
+    fn remember(&mut self, cursor: Cursor, payload: Payload) {
+        if let Some((last, _)) = self.recent.back()
+            && last.0 + 1 != cursor.0
+        {
+            // Not the next cursor (an event that did not come through here, or a late
+            // publisher): start a new run.
+            self.recent.clear();
+        }
+        self.recent.push_back((cursor, payload));
+        if self.recent.len() > RECENT_CAP {
+            self.recent.pop_front();
+        }
+    }
+}
+
+type Shard = Mutex<HashMap<UserId, Waker>>;
 
 /// Registry of per-user wakers, sharded to keep lock contention low with many parked polls.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Notifier {
     shards: Arc<[Shard]>,
     shutdown: Arc<watch::Sender<bool>>,
@@ -45,7 +92,7 @@ impl Notifier {
         }
     }
 
-    fn shard(&self, uid: UserId) -> MutexGuard<'_, HashMap<UserId, watch::Sender<u64>>> {
+    fn shard(&self, uid: UserId) -> MutexGuard<'_, HashMap<UserId, Waker>> {
         let index = (uid.0 as u64 % SHARDS as u64) as usize;
         // A poisoned shard only means a panic while holding it; the map itself stays usable.
         self.shards[index]
@@ -56,9 +103,9 @@ impl Notifier {
     /// Registers interest in `uid`'s stream. Call this before reading the store.
     pub fn subscribe(&self, uid: UserId) -> Subscription {
         let mut shard = self.shard(uid);
-        let sender = shard.entry(uid).or_insert_with(|| watch::channel(0).0);
+        let waker = shard.entry(uid).or_insert_with(Waker::new);
         Subscription {
-            receiver: Some(sender.subscribe()),
+            receiver: Some(waker.version.subscribe()),
             shutdown: self.shutdown.subscribe(),
             uid,
             notifier: self.clone(),
@@ -69,8 +116,20 @@ impl Notifier {
     pub fn wake<'a>(&self, uids: impl IntoIterator<Item = &'a UserId>) {
         for uid in uids {
             let shard = self.shard(*uid);
-            if let Some(sender) = shard.get(uid) {
-                sender.send_modify(|version| *version = version.wrapping_add(1));
+            if let Some(waker) = shard.get(uid) {
+                waker.bump();
+            }
+        }
+    }
+
+    /// Wakes the parked polls of each event's user and hands them the event. Call after the
+    /// writing transaction committed, with events in cursor order per user.
+    pub fn publish(&self, events: &[(UserId, Cursor, Payload)]) {
+        for (uid, cursor, payload) in events {
+            let mut shard = self.shard(*uid);
+            if let Some(waker) = shard.get_mut(uid) {
+                waker.remember(*cursor, payload.clone());
+                waker.bump();
             }
         }
     }
@@ -81,8 +140,8 @@ impl Notifier {
             let shard = shard
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for sender in shard.values() {
-                sender.send_modify(|version| *version = version.wrapping_add(1));
+            for waker in shard.values() {
+                waker.bump();
             }
         }
     }
@@ -125,13 +184,34 @@ impl Subscription {
     }
 }
 
+impl Subscription {
+    /// The published events right after `after` (a contiguous run, at most `limit`), with the
+    /// cursor of the last one; `None` when memory does not hold the event after `after`.
+    pub fn recent_after(&self, after: Cursor, limit: usize) -> Option<(Cursor, Vec<Payload>)> {
+        let shard = self.notifier.shard(self.uid);
+        let recent = &shard.get(&self.uid)?.recent;
+        let (first, _) = recent.front()?;
+        let skip = usize::try_from(after.0 + 1 - first.0).ok()?;
+        let events: Vec<Payload> = recent
+            .iter()
+            .skip(skip)
+            .take(limit.max(1))
+            .map(|(_, payload)| payload.clone())
+            .collect();
+        if events.is_empty() {
+            return None;
+        }
+        Some((Cursor(after.0 + events.len() as i64), events))
+    }
+}
+
 impl Drop for Subscription {
     fn drop(&mut self) {
         drop(self.receiver.take());
         let mut shard = self.notifier.shard(self.uid);
         if shard
             .get(&self.uid)
-            .is_some_and(|sender| sender.receiver_count() == 0)
+            .is_some_and(|waker| waker.version.receiver_count() == 0)
         {
             shard.remove(&self.uid);
         }
@@ -202,6 +282,49 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), sub.changed())
             .await
             .expect("the earlier wake is remembered");
+    }
+
+    fn published(uid: i64, cursor: i64) -> (UserId, Cursor, Payload) {
+        (UserId(uid), Cursor(cursor), Arc::from(format!("e{cursor}")))
+    }
+
+    #[tokio::test]
+    async fn a_woken_poll_gets_the_published_run_right_after_its_cursor() {
+        let notifier = Notifier::new();
+        let mut sub = notifier.subscribe(UserId(1));
+        notifier.publish(&[published(1, 5), published(1, 6), published(2, 9)]);
+        sub.changed().await;
+        let (last, events) = sub.recent_after(Cursor(4), 100).expect("in memory");
+        assert_eq!(last, Cursor(6));
+        assert_eq!(events, vec![Arc::from("e5"), Arc::from("e6")]);
+        let (last, events) = sub.recent_after(Cursor(5), 100).expect("in memory");
+        assert_eq!((last, events.len()), (Cursor(6), 1));
+        assert!(sub.recent_after(Cursor(6), 100).is_none(), "nothing newer");
+        assert!(
+            sub.recent_after(Cursor(3), 100).is_none(),
+            "cursor 4 is not in memory"
+        );
+    }
+
+    #[test]
+    fn a_gap_in_published_cursors_starts_a_new_run() {
+        let notifier = Notifier::new();
+        let sub = notifier.subscribe(UserId(1));
+        notifier.publish(&[published(1, 5), published(1, 7)]);
+        assert!(
+            sub.recent_after(Cursor(4), 100).is_none(),
+            "5 was dropped with the gap"
+        );
+        let (last, _) = sub.recent_after(Cursor(6), 100).expect("the new run");
+        assert_eq!(last, Cursor(7));
+    }
+
+    #[test]
+    fn users_without_a_parked_poll_keep_nothing() {
+        let notifier = Notifier::new();
+        notifier.publish(&[published(3, 1)]);
+        let sub = notifier.subscribe(UserId(3));
+        assert!(sub.recent_after(Cursor(0), 100).is_none());
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::http;
 use crate::notify::{self, Notifier};
-use crate::service::{AppState, events};
+use crate::service::{AppState, events, presence};
 use crate::store::{Backend, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +53,7 @@ impl Application {
             .unwrap_or_else(|| Store::sqlite_url(&config.data_dir));
         let store = Store::open(&database_url, config.db_pool, &node).await?;
         let notifier = Notifier::new();
+        store.publish_to(notifier.clone());
         let listener_task = (store.backend() == Backend::Postgres).then(|| {
             tokio::spawn(notify::listen_postgres(
                 database_url,
@@ -79,6 +80,7 @@ impl Application {
             store,
             notifier,
             config: Arc::new(config),
+            presence: Arc::default(),
         };
         Ok(Self {
             listener,
@@ -109,6 +111,10 @@ impl Application {
     ) -> Result<(), StartupError> {
         let state = self.state;
         let pruner = tokio::spawn(events::prune_forever(state.clone()));
+        // The first heartbeat before serving, so that this node's users count as online at once.
+        state.store.heartbeat(crate::service::now_millis()).await?;
+        let sweeper = tokio::spawn(presence::sweep_forever(state.clone()));
+        let arrivals = tokio::spawn(presence::record_changes_forever(state.clone()));
         let notifier = state.notifier.clone();
         let store = state.store.clone();
         tracing::info!(addr = %self.addr, "listening");
@@ -121,6 +127,8 @@ impl Application {
             .await
             .map_err(StartupError::Serve);
         pruner.abort();
+        sweeper.abort();
+        arrivals.abort();
         if let Some(task) = self.listener_task {
             task.abort();
         }

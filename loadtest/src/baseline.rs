@@ -6,15 +6,16 @@
 //! both participants' streams, numbers each conversation's messages, answers a repeated
 //! `client_msg_id` with the first ack, and parks a poll by subscribing before it reads.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use shared::groups::{CreateGroup, GroupInfo};
 use shared::{
-    AccountKind, ClientMsgId, ConversationId, Cursor, ErrorBody, Event, EventBatch, GuestSession,
-    Me, Message, MessageId, SendAck, SendMessage, Seq, Target, UserId,
+    AccountKind, ClientMsgId, ConversationId, Cursor, ErrorBody, Event, EventBatch, GroupId,
+    GuestSession, Me, Message, MessageId, SendAck, SendMessage, Seq, Target, UserId,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -41,6 +42,8 @@ fn router() -> Router {
         .route("/api/me", get(me))
         .route("/api/messages", post(send))
         .route("/api/events", get(poll))
+        .route("/api/groups", post(create_group))
+        .route("/api/groups/{gid}/join", post(join_group))
         .with_state(Arc::new(Baseline::default()))
 }
 
@@ -54,6 +57,9 @@ struct Baseline {
     conversations: Mutex<HashMap<ConversationId, i64>>,
     /// First ack per (sender, client_msg_id).
     sent: Mutex<HashMap<(UserId, ClientMsgId), SendAck>>,
+    next_gid: AtomicI64,
+    /// Members per group.
+    groups: RwLock<HashMap<GroupId, Vec<UserId>>>,
 }
 
 /// One user's event stream; the watch value is the stream's head (its length).
@@ -172,8 +178,9 @@ async fn send(State(state): Shared, headers: HeaderMap, Json(body): Json<SendMes
     let Some((sender, sender_stream)) = state.caller(&headers) else {
         return error(StatusCode::UNAUTHORIZED, "unauthenticated");
     };
-    let Target::User(recipient) = body.to else {
-        return error(StatusCode::NOT_FOUND, "group_not_found");
+    let recipient = match body.to {
+        Target::User(recipient) => recipient,
+        Target::Group(gid) => return send_to_group(&state, sender, gid, body),
     };
     if recipient == sender {
         return error(StatusCode::BAD_REQUEST, "cannot_message_self");
@@ -283,4 +290,95 @@ async fn poll(
             }
         }
     }
+}
+
+async fn create_group(
+    State(state): Shared,
+    headers: HeaderMap,
+    Json(body): Json<CreateGroup>,
+) -> Response {
+    let Some((owner, _)) = state.caller(&headers) else {
+        return error(StatusCode::UNAUTHORIZED, "unauthenticated");
+    };
+    let gid = GroupId(state.next_gid.fetch_add(1, Ordering::Relaxed) + 1);
+    state
+        .groups
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(gid, vec![owner]);
+    let info = GroupInfo {
+        gid,
+        gname: body.gname,
+        intro: body.intro,
+        owner,
+        join_policy: body.join_policy,
+        conversation: ConversationId(format!("g{gid}")),
+        dissolved: false,
+        time: now_millis(),
+    };
+    (StatusCode::CREATED, Json(info)).into_response()
+}
+
+async fn join_group(State(state): Shared, headers: HeaderMap, Path(gid): Path<i64>) -> Response {
+    let Some((uid, _)) = state.caller(&headers) else {
+        return error(StatusCode::UNAUTHORIZED, "unauthenticated");
+    };
+    let mut groups = state.groups.write().unwrap_or_else(|p| p.into_inner());
+    let Some(members) = groups.get_mut(&GroupId(gid)) else {
+        return error(StatusCode::NOT_FOUND, "group_not_found");
+    };
+    if !members.contains(&uid) {
+        members.push(uid);
+    }
+    Json(serde_json::json!({"result": "joined"})).into_response()
+}
+
+/// A group message: numbered in the group's conversation, one event per member.
+fn send_to_group(state: &Baseline, sender: UserId, gid: GroupId, body: SendMessage) -> Response {
+    let members = {
+        let groups = state.groups.read().unwrap_or_else(|p| p.into_inner());
+        match groups.get(&gid) {
+            Some(members) if members.contains(&sender) => members.clone(),
+            Some(_) => return error(StatusCode::FORBIDDEN, "not_a_member"),
+            None => return error(StatusCode::NOT_FOUND, "group_not_found"),
+        }
+    };
+    let key = (sender, body.client_msg_id.clone());
+    let mut sent = lock(&state.sent);
+    if let Some(ack) = sent.get(&key) {
+        return Json(ack.clone()).into_response();
+    }
+    let conversation = ConversationId(format!("g{gid}"));
+    let seq = {
+        let mut conversations = lock(&state.conversations);
+        let last = conversations.entry(conversation.clone()).or_insert(0);
+        *last += 1;
+        Seq(*last)
+    };
+    let message = Message {
+        msg_id: MessageId(state.next_msg.fetch_add(1, Ordering::Relaxed) + 1),
+        conversation,
+        seq,
+        sender,
+        msg_type: body.msg_type,
+        content: body.content,
+        time: now_millis(),
+        client_msg_id: body.client_msg_id,
+    };
+    let ack = SendAck {
+        msg_id: message.msg_id,
+        conversation: message.conversation.clone(),
+        seq: message.seq,
+        time: message.time,
+    };
+    sent.insert(key, ack.clone());
+    drop(sent);
+    for member in members {
+        if let Some(stream) = state.stream(member) {
+            stream.push(Event::Message {
+                message: message.clone(),
+            });
+        }
+    }
+    Json(ack).into_response()
 }

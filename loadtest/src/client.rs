@@ -4,8 +4,10 @@
 use crate::error::Error;
 use futures::StreamExt;
 use reqwest::StatusCode;
+use shared::groups::{CreateGroup, GroupInfo, JoinGroup, JoinPolicy};
 use shared::{
-    ClientMsgId, Cursor, EventBatch, GuestSession, MsgType, SendAck, SendMessage, Target, UserId,
+    ClientMsgId, Cursor, EventBatch, GroupId, GuestSession, MsgType, SendAck, SendMessage, Target,
+    UserId,
 };
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -57,6 +59,27 @@ impl Api {
         })
     }
 
+    /// A client of `base` over HTTP/2 without TLS (h2c, prior knowledge), with `connections`
+    /// connections; the requests of each are multiplexed as streams on it.
+    pub fn http2(base: &str, connections: usize) -> Result<Self, Error> {
+        let pools = (0..connections.max(1))
+            .map(|_| {
+                reqwest::Client::builder()
+                    .no_proxy()
+                    .http2_prior_knowledge()
+                    .pool_max_idle_per_host(1)
+                    .pool_idle_timeout(Duration::from_secs(60))
+                    .tcp_nodelay(true)
+                    .connect_timeout(Duration::from_secs(10))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            base: base.to_owned(),
+            pools,
+        })
+    }
+
     /// The pool for request number `n` (round robin over the source addresses).
     fn pool(&self, n: usize) -> &reqwest::Client {
         &self.pools[n % self.pools.len()]
@@ -96,8 +119,53 @@ impl Api {
         client_msg_id: String,
         content: String,
     ) -> Result<SendAck, Error> {
+        self.send_to(from, Target::User(to), client_msg_id, content)
+            .await
+    }
+
+    /// `POST /api/groups`: an open group owned by `owner`.
+    pub async fn create_group(&self, owner: &User, gname: &str) -> Result<GroupId, Error> {
+        let body = CreateGroup {
+            gname: gname.to_owned(),
+            intro: String::new(),
+            join_policy: JoinPolicy::Open,
+        };
+        let response = self
+            .pool(0)
+            .post(format!("{}/api/groups", self.base))
+            .bearer_auth(&owner.token)
+            .json(&body)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await?;
+        let group: GroupInfo = expect(response, StatusCode::CREATED).await?;
+        Ok(group.gid)
+    }
+
+    /// `POST /api/groups/{gid}/join` (an open group: joined at once).
+    pub async fn join_group(&self, user: &User, gid: GroupId) -> Result<(), Error> {
+        let response = self
+            .pool(0)
+            .post(format!("{}/api/groups/{gid}/join", self.base))
+            .bearer_auth(&user.token)
+            .json(&JoinGroup::default())
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await?;
+        let _: serde_json::Value = expect(response, StatusCode::OK).await?;
+        Ok(())
+    }
+
+    /// `POST /api/messages` to any target.
+    pub async fn send_to(
+        &self,
+        from: &User,
+        to: Target,
+        client_msg_id: String,
+        content: String,
+    ) -> Result<SendAck, Error> {
         let body = SendMessage {
-            to: Target::User(to),
+            to,
             client_msg_id: ClientMsgId(client_msg_id),
             msg_type: MsgType::Text,
             content,

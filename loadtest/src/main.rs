@@ -82,9 +82,17 @@ struct RunArgs {
     #[arg(long, default_value_t = 19_500)]
     hold: usize,
 
+    /// Parked scenario: idle long-polls to open over HTTP/2 (h2c), many per connection.
+    #[arg(long, default_value_t = 50_000)]
+    h2_hold: usize,
+
     /// Parked scenario: seconds every poll stays parked after the last one was opened.
     #[arg(long, default_value_t = 5.0)]
     hold_secs: f64,
+
+    /// Fan-out scenario: group sizes, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    fanout: Vec<usize>,
 
     /// Frontend scenario: the built web client.
     #[arg(long, default_value = "dist")]
@@ -157,10 +165,7 @@ async fn run(args: RunArgs) -> ExitCode {
         ok &= scenarios::parked::run(&settings).await;
     }
     if wanted(Which::Fanout) {
-        scenarios::emit(serde_json::json!({
-            "scenario": "fanout",
-            "skipped": "groups do not exist yet",
-        }));
+        ok &= scenarios::fanout::run(&settings).await;
     }
     if wanted(Which::Frontend) {
         scenarios::frontend::run(&settings);
@@ -210,7 +215,9 @@ fn settings(args: &RunArgs) -> Result<scenarios::Settings, error::Error> {
             args.senders.clone()
         },
         hold: if tiny { 500 } else { args.hold },
+        h2_hold: if tiny { 500 } else { args.h2_hold },
         hold_for: Duration::from_secs_f64(if tiny { 1.0 } else { args.hold_secs.max(0.5) }),
+        fanout: if tiny { vec![20] } else { args.fanout.clone() },
         dist: args.dist.clone(),
         starts: if tiny { 3 } else { args.starts.max(1) },
     })

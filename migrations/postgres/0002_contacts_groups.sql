@@ -105,3 +105,16 @@ CREATE TABLE list_changes (
     time     BIGINT NOT NULL,
     PRIMARY KEY (uid, list, version)
 );
+
+CREATE TABLE nodes (
+    node     TEXT   PRIMARY KEY,
+    seen_at  BIGINT NOT NULL
+);
+
+CREATE TABLE presence (
+    uid    BIGINT NOT NULL REFERENCES users(uid),
+    node   TEXT   NOT NULL,
+    since  BIGINT NOT NULL,
+    PRIMARY KEY (uid, node)
+);
+CREATE INDEX presence_node ON presence(node);

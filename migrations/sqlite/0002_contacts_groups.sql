@@ -123,3 +123,19 @@ CREATE TABLE list_changes (
     time     INTEGER NOT NULL,
     PRIMARY KEY (uid, list, version)
 );
+
+-- Presence. Each node records its heartbeat; a user is online while some node with a fresh
+-- heartbeat holds a row for them (a poll parked there or answered within the grace period).
+-- A node that dies stops its heartbeat, and another node reaps its rows.
+CREATE TABLE nodes (
+    node     TEXT    PRIMARY KEY,
+    seen_at  INTEGER NOT NULL
+);
+
+CREATE TABLE presence (
+    uid    INTEGER NOT NULL REFERENCES users(uid),
+    node   TEXT    NOT NULL,
+    since  INTEGER NOT NULL,
+    PRIMARY KEY (uid, node)
+);
+CREATE INDEX presence_node ON presence(node);

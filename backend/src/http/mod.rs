@@ -4,10 +4,11 @@
 mod contacts;
 pub mod error;
 mod events;
-mod groups;
 pub mod extract;
+mod groups;
 mod messages;
 mod origin;
+mod presence;
 mod session;
 
 use crate::service::AppState;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(contacts::router())
         .merge(groups::router())
+        .merge(presence::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), origin::check))

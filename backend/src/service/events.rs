@@ -2,9 +2,39 @@
 
 use super::{AppState, ServiceError, now_millis};
 use crate::domain::PollRequest;
-use crate::notify::Wake;
-use shared::{EventBatch, UserId};
+use crate::notify::{Payload, Wake};
+use shared::{Cursor, UserId};
 use tokio::time::Instant;
+
+/// A poll's answer: a `shared::EventBatch` whose events are still the stored JSON (they are
+/// passed through, never decoded and encoded again).
+#[derive(Clone, Debug)]
+pub struct PollAnswer {
+    pub cursor: Cursor,
+    pub events: Vec<Payload>,
+    pub reset: bool,
+}
+
+impl PollAnswer {
+    /// The answer as `shared::EventBatch` JSON.
+    pub fn to_json(&self) -> String {
+        let size: usize = self.events.iter().map(|e| e.len() + 1).sum();
+        let mut body = String::with_capacity(size + 48);
+        body.push_str("{\"cursor\":");
+        body.push_str(&self.cursor.0.to_string());
+        body.push_str(",\"events\":[");
+        for (i, event) in self.events.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(event);
+        }
+        body.push_str("],\"reset\":");
+        body.push_str(if self.reset { "true" } else { "false" });
+        body.push('}');
+        body
+    }
+}
 
 /// Returns the events after `request.after` at once if there are any; otherwise parks until one
 /// arrives or the timeout passes. A cursor whose events were pruned gets `reset`.
@@ -12,8 +42,9 @@ pub async fn poll(
     state: &AppState,
     uid: UserId,
     request: PollRequest,
-) -> Result<EventBatch, ServiceError> {
+) -> Result<PollAnswer, ServiceError> {
     let deadline = Instant::now() + request.timeout;
+    let _online = super::presence::poll_started(state, uid);
     // Subscribe before the first read: an event committed after this line wakes us even if it
     // lands between the read and the wait.
     let mut subscription = state.notifier.subscribe(uid);
@@ -35,23 +66,38 @@ pub async fn poll(
         };
         if pruned {
             tracing::info!(uid = %uid, after = %request.after, head = %page.head, "cursor too old, client must reset");
-            return Ok(EventBatch {
+            return Ok(PollAnswer {
                 cursor: page.head,
                 events: Vec::new(),
                 reset: true,
             });
         }
         if let Some((last, _)) = page.events.last() {
-            return Ok(EventBatch {
+            return Ok(PollAnswer {
                 cursor: *last,
-                events: page.events.into_iter().map(|(_, event)| event).collect(),
+                events: page
+                    .events
+                    .into_iter()
+                    .map(|(_, event)| Payload::from(event))
+                    .collect(),
                 reset: false,
             });
         }
         match tokio::time::timeout_at(deadline, subscription.changed()).await {
-            Ok(Wake::Changed) => continue,
+            Ok(Wake::Changed) => {
+                // Fast path: the writer handed the committed events to this node's wakers.
+                let limit = state.config.poll_batch as usize;
+                if let Some((cursor, events)) = subscription.recent_after(request.after, limit) {
+                    return Ok(PollAnswer {
+                        cursor,
+                        events,
+                        reset: false,
+                    });
+                }
+                continue;
+            }
             Ok(Wake::ShuttingDown) | Err(_) => {
-                return Ok(EventBatch {
+                return Ok(PollAnswer {
                     cursor: request.after,
                     events: Vec::new(),
                     reset: false,

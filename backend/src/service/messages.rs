@@ -1,8 +1,9 @@
 //! Sending, listing and reading messages.
 
 use super::{AppState, ServiceError, now_millis};
+use crate::domain::groups::{GROUP_NOT_FOUND, NOT_A_MEMBER, group_conversation};
 use crate::domain::{self, MessageContent, PageRequest};
-use crate::store::{NewDirectMessage, ReadOutcome, SendOutcome};
+use crate::store::{NewMessage, ReadOutcome, SendOutcome};
 use shared::{
     ConversationId, ConversationList, MessagePage, ReadState, SendAck, SendMessage, Seq, Target,
     UserId,
@@ -17,21 +18,19 @@ pub async fn send(
 ) -> Result<SendAck, ServiceError> {
     let client_msg_id = domain::parse_client_msg_id(request.client_msg_id)?;
     let content = MessageContent::parse(request.msg_type, request.content)?;
-    let recipient = match request.to {
-        Target::User(recipient) => recipient,
-        Target::Group(_) => {
-            return Err(ServiceError::refused(
-                shared::ErrorCode::GroupNotFound,
-                "group messages are not supported yet",
-            ));
+    let conversation = match request.to {
+        Target::User(recipient) => {
+            let conversation = domain::direct_conversation(sender, recipient)?;
+            super::contacts::check_may_message(state, sender, recipient).await?;
+            conversation
         }
+        Target::Group(gid) => group_conversation(gid),
     };
-    let conversation = domain::direct_conversation(sender, recipient)?;
     let outcome = state
         .store
-        .send_direct(NewDirectMessage {
+        .send_message(NewMessage {
             sender,
-            recipient,
+            to: request.to.clone(),
             conversation,
             client_msg_id,
             msg_type: content.msg_type(),
@@ -52,7 +51,18 @@ pub async fn send(
             tracing::debug!(uid = %sender, conv = %message.conversation, seq = %message.seq, "duplicate send answered from store");
             message
         }
-        SendOutcome::UnknownRecipient => return Err(ServiceError::UnknownUser(recipient)),
+        SendOutcome::UnknownRecipient => match request.to {
+            Target::User(recipient) => return Err(ServiceError::UnknownUser(recipient)),
+            Target::Group(_) => return Err(GROUP_NOT_FOUND.into()),
+        },
+        // Only now tell an unknown or dissolved group from one the sender is not in.
+        SendOutcome::NotAMember => {
+            return Err(match request.to {
+                Target::Group(gid) if state.store.group(gid).await?.is_some() => NOT_A_MEMBER,
+                _ => GROUP_NOT_FOUND,
+            }
+            .into());
+        }
     };
     Ok(SendAck {
         msg_id: message.msg_id,

@@ -5,6 +5,7 @@ pub mod contacts;
 pub mod events;
 pub mod groups;
 pub mod messages;
+pub mod presence;
 pub mod session;
 
 use crate::config::Config;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub sessions: Arc<session::SessionCache>,
     pub notifier: Notifier,
     pub config: Arc<Config>,
+    /// This node's polls, for presence (see [`presence`]).
+    pub presence: Arc<presence::Tracker>,
 }
 
 /// Why a use case refused or failed.

@@ -6,12 +6,12 @@
 //! transaction, so a reader can never see position N+1 committed before N.
 
 use crate::domain::PageRequest;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel};
 use shared::{
     ClientMsgId, ConversationId, ConversationKind, ConversationSummary, Cursor, Event, GroupId,
-    GroupRef, Message, MessageId, MessagePage, Millis, MsgType, Peer, Seq, UserId,
+    GroupRef, Message, MessageId, MessagePage, Millis, MsgType, Peer, Seq, Target, UserId,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -22,6 +22,7 @@ use std::time::Duration;
 pub mod contacts;
 pub mod groups;
 pub mod lists;
+mod presence;
 mod sends;
 
 /// Everything that can go wrong below the service layer.
@@ -76,11 +77,14 @@ pub struct Membership {
     pub init_seq: Seq,
 }
 
-/// A one-to-one send, validated by the caller. Owned, since it waits in the writer's queue.
+/// A send to a user or a group, validated by the caller. Owned, since it waits in the writer's
+/// queue.
 #[derive(Clone, Debug)]
-pub struct NewDirectMessage {
+pub struct NewMessage {
     pub sender: UserId,
-    pub recipient: UserId,
+    /// The recipient user, or the group.
+    pub to: Target,
+    /// `d{low}_{high}` for a user, `g{gid}` for a group.
     pub conversation: ConversationId,
     pub client_msg_id: ClientMsgId,
     pub msg_type: MsgType,
@@ -91,7 +95,8 @@ pub struct NewDirectMessage {
 /// What a send did.
 #[derive(Clone, Debug)]
 pub enum SendOutcome {
-    /// A new message, stored with an event for each of `recipients` (sender included).
+    /// A new message, stored with an event for each of `recipients` (sender included; every
+    /// member of a group).
     Created {
         message: Message,
         recipients: Vec<UserId>,
@@ -100,6 +105,8 @@ pub enum SendOutcome {
     Duplicate(Message),
     /// The recipient does not exist; nothing written.
     UnknownRecipient,
+    /// The sender is not a member of the group (or it does not exist); nothing written.
+    NotAMember,
 }
 
 /// What a mark-read did.
@@ -123,7 +130,8 @@ pub enum ReadOutcome {
 pub struct EventPage {
     /// The stream's head, read before the events.
     pub head: Cursor,
-    pub events: Vec<(Cursor, Event)>,
+    /// Each event as stored: the JSON of a `shared::Event`, passed to the client as it is.
+    pub events: Vec<(Cursor, String)>,
 }
 
 /// Handle to the database; cheap to clone.
@@ -139,6 +147,9 @@ pub struct Store {
     known: Arc<sends::KnownConversations>,
     /// Queue of the group-commit writer task; `None` in the task itself.
     queue: Option<sends::Queue>,
+    /// Where committed message events are handed to this node's parked polls (set once at
+    /// start-up, shared by every clone, including the writer task's).
+    published: Arc<std::sync::OnceLock<crate::notify::Notifier>>,
 }
 
 impl Store {
@@ -161,6 +172,7 @@ impl Store {
                 node: node.to_owned(),
                 known: Arc::default(),
                 queue: None,
+                published: Arc::default(),
             };
             store.start_writer();
             return Ok(store);
@@ -194,6 +206,7 @@ impl Store {
             node: node.to_owned(),
             known: Arc::default(),
             queue: None,
+            published: Arc::default(),
         };
         store.start_writer();
         Ok(store)
@@ -202,6 +215,23 @@ impl Store {
     /// The URL of the default SQLite database in `data_dir`.
     pub fn sqlite_url(data_dir: &Path) -> String {
         format!("sqlite://{}", data_dir.join("courier.db").display())
+    }
+
+    /// Hands every committed message event to `notifier` (which wakes the recipients' parked
+    /// polls with the event at hand). Without it, callers wake recipients themselves.
+    pub fn publish_to(&self, notifier: crate::notify::Notifier) {
+        let _ = self.published.set(notifier);
+    }
+
+    /// Publishes committed events (see [`Store::publish_to`]); `false` when nothing listens.
+    fn publish(&self, events: &[(UserId, Cursor, crate::notify::Payload)]) -> bool {
+        match self.published.get() {
+            Some(notifier) => {
+                notifier.publish(events);
+                true
+            }
+            None => false,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -496,11 +526,7 @@ impl Store {
         .await?;
         let events = rows
             .iter()
-            .map(|r| {
-                let cursor: i64 = r.try_get("cursor")?;
-                let payload: String = r.try_get("payload")?;
-                Ok((Cursor(cursor), decode_json(&payload)?))
-            })
+            .map(|r| Ok((Cursor(r.try_get("cursor")?), r.try_get("payload")?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(EventPage {
             head: Cursor(head),
@@ -529,14 +555,31 @@ impl Store {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
-        let uids: Vec<String> = uids.iter().map(ToString::to_string).collect();
-        let payload = format!("{}:{}", self.node, uids.join(","));
-        // pg_notify returns void, which the Any driver cannot decode; select a constant instead.
-        sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
-            .bind(WAKE_CHANNEL)
-            .bind(payload)
-            .execute(&mut *tx)
-            .await?;
+        // A NOTIFY payload must stay under 8000 bytes: a large group takes several hints.
+        const MAX_HINT_BYTES: usize = 7000;
+        let mut payloads = Vec::new();
+        let mut payload = String::new();
+        for uid in uids {
+            let uid = uid.to_string();
+            if !payload.is_empty() && payload.len() + uid.len() + 1 > MAX_HINT_BYTES {
+                payloads.push(std::mem::take(&mut payload));
+            }
+            if payload.is_empty() {
+                payload = format!("{}:", self.node);
+            } else {
+                payload.push(',');
+            }
+            payload.push_str(&uid);
+        }
+        payloads.extend((!payload.is_empty()).then_some(payload));
+        for payload in payloads {
+            // pg_notify returns void, which the Any driver cannot decode; select a constant.
+            sqlx::query("SELECT 1 AS sent FROM (SELECT pg_notify($1, $2)) AS n")
+                .bind(WAKE_CHANNEL)
+                .bind(payload)
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(())
     }
 
@@ -581,7 +624,15 @@ async fn append_events_to(
     // 4 parameters per row; 500 rows stay far below every bind limit.
     for chunk in events.chunks(500) {
         let rows = (0..chunk.len())
-            .map(|k| format!("(${}, ${}, ${}, ${})", 4 * k + 1, 4 * k + 2, 4 * k + 3, 4 * k + 4))
+            .map(|k| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * k + 1,
+                    4 * k + 2,
+                    4 * k + 3,
+                    4 * k + 4
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!("INSERT INTO events (uid, cursor, payload, time) VALUES {rows}");
@@ -715,8 +766,4 @@ fn parse_msg_type(s: &str) -> Result<MsgType, StoreError> {
         "text" => Ok(MsgType::Text),
         other => Err(StoreError::Corrupt(format!("unknown msg_type {other:?}"))),
     }
-}
-
-fn decode_json<T: DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
 }

@@ -1,4 +1,4 @@
-//! Group commit for one-to-one sends.
+//! Group commit for sends, one-to-one and to groups.
 //!
 //! One writer task per process takes the queued sends and stores up to [`MAX_BATCH`] of them in
 //! one transaction, with a handful of statements per batch instead of a dozen per send. Each
@@ -8,17 +8,25 @@
 //!   equal to commit order); so are the per-user event cursors;
 //! - a `client_msg_id` already stored, or used by an earlier send of the same batch, answers
 //!   with the first message and writes nothing;
-//! - a send to an unknown recipient fails alone, the rest of the batch goes on;
-//! - rows are locked conversations first, then users, each in ascending order (PostgreSQL);
+//! - a send to an unknown recipient, or to a group the sender is not a member of, fails alone,
+//!   the rest of the batch goes on;
+//! - a group message goes to the members read inside the transaction (one query for all the
+//!   batch's groups), after their conversation rows were locked (PostgreSQL), the same lock group
+//!   joins and leaves take: a member who left cannot send or receive, one who joined gets every
+//!   message numbered after their `init_seq`;
+//! - rows are locked group conversations first, then the other conversations, then users, each in
+//!   ascending order (PostgreSQL);
 //! - when anything fails (e.g. a PostgreSQL unique violation because another node stored the
 //!   same `client_msg_id`, which aborts the whole transaction), the batch is rolled back and its
 //!   sends are run again one by one, each in its own transaction, by [`Store::send_alone`].
 
 use super::{
-    Backend, NewDirectMessage, SendOutcome, Store, StoreError, message_by_client_id,
-    message_from_row, msg_type_str,
+    Backend, NewMessage, SendOutcome, Store, StoreError, message_by_client_id, message_from_row,
+    msg_type_str,
 };
-use shared::{ClientMsgId, ConversationId, Event, Message, MessageId, Seq, UserId};
+use crate::notify::Payload;
+use shared::Cursor;
+use shared::{ClientMsgId, ConversationId, Event, Message, MessageId, Seq, Target, UserId};
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -26,6 +34,10 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most sends stored in one transaction (keeps every statement well under the bind limits).
 pub const MAX_BATCH: usize = 128;
+/// Most event rows per INSERT (4 binds each): far below SQLite's 32766 and PostgreSQL's 65535.
+const EVENT_ROWS_PER_INSERT: usize = 1000;
+/// Most rows one counter UPDATE reserves in (3 binds each).
+const COUNTERS_PER_UPDATE: usize = 2000;
 /// Sends waiting for the writer task before callers wait to enqueue.
 const QUEUE: usize = 4096;
 /// Bound of the known-conversation cache; it starts over when full.
@@ -33,7 +45,7 @@ const KNOWN_CONVERSATIONS_CAP: usize = 1_000_000;
 
 /// One queued send and where to answer it.
 pub(super) struct Job {
-    send: NewDirectMessage,
+    send: NewMessage,
     reply: oneshot::Sender<Result<SendOutcome, StoreError>>,
 }
 
@@ -81,10 +93,11 @@ impl Store {
         self.queue = Some(queue);
     }
 
-    /// Stores a one-to-one message: allocates its seq, appends a `message` event to both
-    /// participants' streams, and moves the sender's read position to it. Answers after the
-    /// commit (of the group of sends it was stored with).
-    pub async fn send_direct(&self, new: NewDirectMessage) -> Result<SendOutcome, StoreError> {
+    /// Stores a message: allocates its seq, appends a `message` event to every participant's
+    /// stream (both of a one-to-one conversation, every member of a group), and moves the
+    /// sender's read position to it. Answers after the commit (of the group of sends it was
+    /// stored with).
+    pub async fn send_message(&self, new: NewMessage) -> Result<SendOutcome, StoreError> {
         let Some(queue) = &self.queue else {
             return self.send_alone(&new).await;
         };
@@ -107,7 +120,7 @@ impl Store {
     async fn run_writer(self, mut jobs: mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let sends: Vec<&NewDirectMessage> = batch.iter().map(|job| &job.send).collect();
+            let sends: Vec<&NewMessage> = batch.iter().map(|job| &job.send).collect();
             match self.send_batch(&sends).await {
                 Ok(outcomes) => {
                     for (job, outcome) in batch.drain(..).zip(outcomes) {
@@ -126,10 +139,7 @@ impl Store {
     }
 
     /// Stores `sends` in one transaction; one outcome per send, in order.
-    async fn send_batch(
-        &self,
-        sends: &[&NewDirectMessage],
-    ) -> Result<Vec<SendOutcome>, StoreError> {
+    async fn send_batch(&self, sends: &[&NewMessage]) -> Result<Vec<SendOutcome>, StoreError> {
         let mut tx = self.writer.begin().await?;
         let mut outcomes: Vec<Option<SendOutcome>> = vec![None; sends.len()];
 
@@ -141,18 +151,37 @@ impl Store {
             }
         }
 
-        // Recipients of conversations not known to exist yet.
-        let unknown: Vec<usize> = (0..sends.len())
+        // Members of the groups sent to (their conversations locked first); only members send.
+        let groups: BTreeSet<&ConversationId> = (0..sends.len())
+            .filter(|&i| outcomes[i].is_none() && matches!(sends[i].to, Target::Group(_)))
+            .map(|i| &sends[i].conversation)
+            .collect();
+        let members = group_members(self.backend, &mut tx, &groups).await?;
+        for (i, send) in sends.iter().enumerate() {
+            if outcomes[i].is_none()
+                && matches!(send.to, Target::Group(_))
+                && !is_member(&members, &send.conversation, send.sender)
+            {
+                outcomes[i] = Some(SendOutcome::NotAMember);
+            }
+        }
+
+        // Recipients of one-to-one conversations not known to exist yet.
+        let unknown: Vec<(usize, UserId)> = (0..sends.len())
             .filter(|&i| outcomes[i].is_none() && !self.known.contains(&sends[i].conversation))
+            .filter_map(|i| match sends[i].to {
+                Target::User(recipient) => Some((i, recipient)),
+                Target::Group(_) => None,
+            })
             .collect();
         let mut created: BTreeMap<&ConversationId, (UserId, UserId)> = BTreeMap::new();
         if !unknown.is_empty() {
-            let wanted: BTreeSet<UserId> = unknown.iter().map(|&i| sends[i].recipient).collect();
+            let wanted: BTreeSet<UserId> = unknown.iter().map(|&(_, r)| r).collect();
             let existing = existing_users(&mut tx, &wanted).await?;
-            for i in unknown {
+            for (i, recipient) in unknown {
                 let send = sends[i];
-                if existing.contains(&send.recipient) {
-                    created.insert(&send.conversation, (send.sender, send.recipient));
+                if existing.contains(&recipient) {
+                    created.insert(&send.conversation, (send.sender, recipient));
                 } else {
                     outcomes[i] = Some(SendOutcome::UnknownRecipient);
                 }
@@ -217,14 +246,11 @@ impl Store {
         move_senders_read_seq(&mut tx, &messages).await?;
 
         // Events: users locked in ascending uid order, cursors in batch order.
-        let participants: Vec<[UserId; 2]> = accepted
+        let participants: Vec<Vec<UserId>> = accepted
             .iter()
-            .map(|&i| {
-                let (a, b) = (sends[i].sender, sends[i].recipient);
-                if a < b { [a, b] } else { [b, a] }
-            })
+            .map(|&i| participants_of(sends[i], &members))
             .collect();
-        append_events(self.backend, &mut tx, &messages, &participants).await?;
+        let published = append_events(self.backend, &mut tx, &messages, &participants).await?;
         let woken: Vec<UserId> = participants
             .iter()
             .flatten()
@@ -235,11 +261,12 @@ impl Store {
         self.hint(&mut tx, &woken).await?;
         tx.commit().await?;
         self.known.insert_all(created.keys().copied());
+        let woken_here = self.publish(&published);
 
         for (&i, (message, recipients)) in accepted.iter().zip(messages.iter().zip(participants)) {
             outcomes[i] = Some(SendOutcome::Created {
                 message: message.clone(),
-                recipients: recipients.to_vec(),
+                recipients: if woken_here { Vec::new() } else { recipients },
             });
         }
         for (i, first) in repeats {
@@ -257,28 +284,38 @@ impl Store {
 
     /// Stores one send in its own transaction (without the writer task, and as the fallback of
     /// a failed batch).
-    pub(super) async fn send_alone(
-        &self,
-        new: &NewDirectMessage,
-    ) -> Result<SendOutcome, StoreError> {
+    pub(super) async fn send_alone(&self, new: &NewMessage) -> Result<SendOutcome, StoreError> {
         let mut tx = self.writer.begin().await?;
         if let Some(existing) =
             message_by_client_id(&mut tx, new.sender, &new.client_msg_id).await?
         {
             return Ok(SendOutcome::Duplicate(existing));
         }
-        let known = self.known.contains(&new.conversation);
-        if !known {
-            let wanted = BTreeSet::from([new.recipient]);
-            if existing_users(&mut tx, &wanted).await?.is_empty() {
-                return Ok(SendOutcome::UnknownRecipient);
+        let mut known = true;
+        let mut members = HashMap::new();
+        match new.to {
+            Target::Group(_) => {
+                let groups = BTreeSet::from([&new.conversation]);
+                members = group_members(self.backend, &mut tx, &groups).await?;
+                if !is_member(&members, &new.conversation, new.sender) {
+                    return Ok(SendOutcome::NotAMember);
+                }
             }
-            create_conversations(
-                &mut tx,
-                &[(&new.conversation, (new.sender, new.recipient))],
-                new.now,
-            )
-            .await?;
+            Target::User(recipient) => {
+                known = self.known.contains(&new.conversation);
+                if !known {
+                    let wanted = BTreeSet::from([recipient]);
+                    if existing_users(&mut tx, &wanted).await?.is_empty() {
+                        return Ok(SendOutcome::UnknownRecipient);
+                    }
+                    create_conversations(
+                        &mut tx,
+                        &[(&new.conversation, (new.sender, recipient))],
+                        new.now,
+                    )
+                    .await?;
+                }
+            }
         }
         let per_conv = BTreeMap::from([(&new.conversation, 1)]);
         let next_seq = allocate_seqs(self.backend, &mut tx, &per_conv, new.now).await?;
@@ -313,11 +350,21 @@ impl Store {
             return Err(e);
         }
         move_senders_read_seq(&mut tx, &messages).await?;
-        let mut recipients = [new.sender, new.recipient];
-        recipients.sort_unstable();
-        append_events(self.backend, &mut tx, &messages, &[recipients]).await?;
+        let recipients = participants_of(new, &members);
+        let published = append_events(
+            self.backend,
+            &mut tx,
+            &messages,
+            std::slice::from_ref(&recipients),
+        )
+        .await?;
         self.hint(&mut tx, &recipients).await?;
         tx.commit().await?;
+        let recipients = if self.publish(&published) {
+            Vec::new()
+        } else {
+            recipients
+        };
         if !known {
             self.known.insert_all([&new.conversation]);
         }
@@ -326,9 +373,73 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("the stored message went missing".to_owned()))?;
         Ok(SendOutcome::Created {
             message,
-            recipients: recipients.to_vec(),
+            recipients,
         })
     }
+}
+
+/// Who gets a send's event, ascending: both participants of a one-to-one conversation, or every
+/// member of the group (as read by [`group_members`]).
+fn participants_of(
+    send: &NewMessage,
+    members: &HashMap<ConversationId, Vec<UserId>>,
+) -> Vec<UserId> {
+    match send.to {
+        Target::User(recipient) => {
+            let (a, b) = (send.sender, recipient);
+            if a < b { vec![a, b] } else { vec![b, a] }
+        }
+        Target::Group(_) => members.get(&send.conversation).cloned().unwrap_or_default(),
+    }
+}
+
+fn is_member(
+    members: &HashMap<ConversationId, Vec<UserId>>,
+    conversation: &ConversationId,
+    uid: UserId,
+) -> bool {
+    members
+        .get(conversation)
+        .is_some_and(|uids| uids.binary_search(&uid).is_ok())
+}
+
+/// The members of each group conversation, ascending, in one query. On PostgreSQL the
+/// conversations' rows are locked first, in id order (joins and leaves lock the same row), so
+/// the members read are the ones the message is numbered among.
+async fn group_members(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    conversations: &BTreeSet<&ConversationId>,
+) -> Result<HashMap<ConversationId, Vec<UserId>>, StoreError> {
+    let mut members: HashMap<ConversationId, Vec<UserId>> = HashMap::new();
+    if conversations.is_empty() {
+        return Ok(members);
+    }
+    let list = placeholders(1, conversations.len());
+    if backend == Backend::Postgres {
+        let sql =
+            format!("SELECT id FROM conversations WHERE id IN ({list}) ORDER BY id FOR UPDATE");
+        let mut query = sqlx::query(&sql);
+        for conv in conversations {
+            query = query.bind(&conv.0);
+        }
+        query.fetch_all(&mut *tx).await?;
+    }
+    let sql = format!(
+        "SELECT conversation, uid FROM conversation_members WHERE conversation IN ({list}) \
+         ORDER BY conversation, uid"
+    );
+    let mut query = sqlx::query(&sql);
+    for conv in conversations {
+        query = query.bind(&conv.0);
+    }
+    for row in query.fetch_all(&mut *tx).await? {
+        members
+            .entry(ConversationId(row.try_get("conversation")?))
+            .or_default()
+            .push(UserId(row.try_get("uid")?));
+    }
+    Ok(members)
 }
 
 /// `$first, $first+1, ...`: `count` placeholders.
@@ -342,7 +453,7 @@ fn placeholders(first: usize, count: usize) -> String {
 /// The stored messages of the sends' `(sender, client_msg_id)` pairs.
 async fn messages_by_client_ids(
     tx: &mut AnyConnection,
-    sends: &[&NewDirectMessage],
+    sends: &[&NewMessage],
 ) -> Result<HashMap<(UserId, ClientMsgId), Message>, StoreError> {
     let keys: Vec<(UserId, &ClientMsgId)> = sends
         .iter()
@@ -509,8 +620,9 @@ const USER_EVENT_HEAD: Counter = Counter {
     column: "event_head",
 };
 
-/// Adds `counts[key]` to the counter of each keyed row, in one UPDATE, and returns each row's
-/// first newly reserved number (a row reserves `first .. first + count`). `also_set` sets one more
+/// Adds `counts[key]` to the counter of each keyed row, in one UPDATE per
+/// [`COUNTERS_PER_UPDATE`] rows (in key order), and returns each row's first newly reserved
+/// number (a row reserves `first .. first + count`). `also_set` sets one more
 /// column of those rows to a value. On PostgreSQL the rows are first locked in key order: one
 /// UPDATE locks rows in scan order, and every transaction locking in the same order is what keeps
 /// concurrent writers free of deadlocks.
@@ -532,7 +644,39 @@ where
         + Send
         + Sync,
 {
-    let Counter { table, key, column } = counter;
+    if counts.len() <= COUNTERS_PER_UPDATE {
+        return reserve_chunk(backend, tx, &counter, counts, also_set).await;
+    }
+    // Ascending key order across chunks keeps the lock order.
+    let entries: Vec<(&K, &i64)> = counts.iter().collect();
+    let mut first = HashMap::with_capacity(counts.len());
+    for chunk in entries.chunks(COUNTERS_PER_UPDATE) {
+        let part: BTreeMap<K, i64> = chunk.iter().map(|(k, n)| ((*k).clone(), **n)).collect();
+        first.extend(reserve_chunk(backend, tx, &counter, &part, also_set).await?);
+    }
+    Ok(first)
+}
+
+/// [`reserve`] for at most [`COUNTERS_PER_UPDATE`] rows.
+async fn reserve_chunk<K>(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    counter: &Counter,
+    counts: &BTreeMap<K, i64>,
+    also_set: Option<(&str, i64)>,
+) -> Result<HashMap<K, i64>, StoreError>
+where
+    K: for<'q> sqlx::Encode<'q, sqlx::Any>
+        + for<'r> sqlx::Decode<'r, sqlx::Any>
+        + sqlx::Type<sqlx::Any>
+        + Clone
+        + Ord
+        + std::hash::Hash
+        + std::fmt::Display
+        + Send
+        + Sync,
+{
+    let &Counter { table, key, column } = counter;
     let n = counts.len();
     if backend == Backend::Postgres && n > 1 {
         let sql = format!(
@@ -666,48 +810,203 @@ async fn move_senders_read_seq(
     Ok(())
 }
 
-/// Appends a `message` event for each message to both participants' streams, allocating the
-/// cursors inside the transaction (users locked in ascending uid order).
+/// Appends a `message` event for each message to each of its participants' streams, allocating
+/// the cursors inside the transaction (users locked in ascending uid order), in INSERTs of at
+/// most [`EVENT_ROWS_PER_INSERT`] rows (a large group's message is one row per member).
 async fn append_events(
     backend: Backend,
     tx: &mut AnyConnection,
     messages: &[Message],
-    participants: &[[UserId; 2]],
-) -> Result<(), StoreError> {
-    let mut per_user: BTreeMap<UserId, i64> = BTreeMap::new();
+    participants: &[Vec<UserId>],
+) -> Result<Vec<(UserId, Cursor, Payload)>, StoreError> {
+    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
     for uid in participants.iter().flatten() {
-        *per_user.entry(*uid).or_default() += 1;
+        *counts.entry(uid.0).or_default() += 1;
     }
-    let counts: BTreeMap<i64, i64> = per_user.iter().map(|(uid, n)| (uid.0, *n)).collect();
-    let mut next: HashMap<UserId, i64> = reserve(backend, tx, USER_EVENT_HEAD, &counts, None)
-        .await?
-        .into_iter()
-        .map(|(uid, cursor)| (UserId(uid), cursor))
-        .collect();
+    let mut next = reserve(backend, tx, USER_EVENT_HEAD, &counts, None).await?;
 
-    let rows = (0..2 * messages.len())
-        .map(|k| format!("({})", placeholders(4 * k + 1, 4)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!("INSERT INTO events (uid, cursor, payload, time) VALUES {rows}");
-    let mut query = sqlx::query(&sql);
-    for (message, users) in messages.iter().zip(participants) {
-        let payload = serde_json::to_string(&Event::Message {
-            message: message.clone(),
-        })
-        .map_err(|e| StoreError::Corrupt(format!("event does not serialize: {e}")))?;
+    let mut rows: Vec<(i64, i64, usize, i64)> =
+        Vec::with_capacity(counts.values().sum::<i64>() as usize);
+    let mut payloads: Vec<Payload> = Vec::with_capacity(messages.len());
+    for (k, (message, users)) in messages.iter().zip(participants).enumerate() {
+        payloads.push(Payload::from(
+            serde_json::to_string(&Event::Message {
+                message: message.clone(),
+            })
+            .map_err(|e| StoreError::Corrupt(format!("event does not serialize: {e}")))?,
+        ));
         for uid in users {
             let cursor = next
-                .get_mut(uid)
+                .get_mut(&uid.0)
                 .ok_or_else(|| StoreError::Corrupt(format!("no cursor for {uid}")))?;
-            query = query
-                .bind(uid.0)
-                .bind(*cursor)
-                .bind(payload.clone())
-                .bind(message.time);
+            rows.push((uid.0, *cursor, k, message.time));
             *cursor += 1;
         }
     }
-    query.execute(&mut *tx).await?;
-    Ok(())
+    for chunk in rows.chunks(EVENT_ROWS_PER_INSERT) {
+        let values = (0..chunk.len())
+            .map(|k| format!("({})", placeholders(4 * k + 1, 4)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO events (uid, cursor, payload, time) VALUES {values}");
+        let mut query = sqlx::query(&sql);
+        for &(uid, cursor, message, time) in chunk {
+            query = query
+                .bind(uid)
+                .bind(cursor)
+                .bind(&*payloads[message])
+                .bind(time);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    // In cursor order per user (rows were numbered in that order).
+    Ok(rows
+        .into_iter()
+        .map(|(uid, cursor, message, _)| (UserId(uid), Cursor(cursor), payloads[message].clone()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::MsgType;
+    use shared::groups::JoinPolicy;
+
+    /// Beyond one event INSERT, one counter UPDATE and one NOTIFY payload.
+    const MEMBERS: i64 = 2_100;
+
+    fn send(sender: UserId, gid: shared::GroupId, id: &str) -> NewMessage {
+        NewMessage {
+            sender,
+            to: Target::Group(gid),
+            conversation: crate::domain::groups::group_conversation(gid),
+            client_msg_id: ClientMsgId(id.to_owned()),
+            msg_type: MsgType::Text,
+            content: "to everyone".to_owned(),
+            now: 2,
+        }
+    }
+
+    async fn a_large_groups_messages_reach_every_member(url: &str) {
+        let store = Store::open(url, 4, "test-node").await.expect("store opens");
+        let owner = store
+            .create_guest("owner", "owner-code", "owner-token", 1)
+            .await
+            .expect("owner");
+        let gid = store
+            .create_group(owner, "big", "", JoinPolicy::Open, 1)
+            .await
+            .expect("group")
+            .value
+            .gid;
+        let conv = crate::domain::groups::group_conversation(gid);
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+             INSERT INTO users (nick_name, kind, created_at, profile_time, friend_code) \
+             SELECT 'member', 'guest', 1, 1, 'code-' || i FROM n",
+        )
+        .bind(MEMBERS)
+        .execute(&store.writer)
+        .await
+        .expect("members");
+        sqlx::query(
+            "INSERT INTO group_members (gid, uid, role, joined_at) \
+             SELECT $1, uid, 'member', 1 FROM users WHERE uid <> $2",
+        )
+        .bind(gid.0)
+        .bind(owner.0)
+        .execute(&store.writer)
+        .await
+        .expect("group members");
+        sqlx::query(
+            "INSERT INTO conversation_members (conversation, uid, read_seq, joined_at, init_seq) \
+             SELECT $1, uid, 0, 1, 0 FROM users WHERE uid <> $2",
+        )
+        .bind(&conv.0)
+        .bind(owner.0)
+        .execute(&store.writer)
+        .await
+        .expect("conversation members");
+        let member = UserId(owner.0 + 1);
+        let stranger = store
+            .create_guest("stranger", "stranger-code", "stranger-token", 1)
+            .await
+            .expect("stranger");
+
+        // Through the writer task (possibly one batch), then alone.
+        let (a, b, c) = tokio::join!(
+            store.send_message(send(owner, gid, "a")),
+            store.send_message(send(member, gid, "b")),
+            store.send_message(send(stranger, gid, "c")),
+        );
+        let alone = store.send_alone(&send(member, gid, "d")).await;
+        let mut seqs = Vec::new();
+        for outcome in [a, b, alone] {
+            match outcome.expect("stored") {
+                SendOutcome::Created {
+                    message,
+                    recipients,
+                } => {
+                    assert_eq!(recipients.len() as i64, MEMBERS + 1);
+                    seqs.push(message.seq.0);
+                }
+                other => panic!("not created: {other:?}"),
+            }
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, [1, 2, 3]);
+        assert!(matches!(c.expect("answered"), SendOutcome::NotAMember));
+        let stranger_alone = store.send_alone(&send(stranger, gid, "e")).await;
+        assert!(matches!(
+            stranger_alone.expect("answered"),
+            SendOutcome::NotAMember
+        ));
+
+        let messages: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE payload LIKE '%\"type\":\"message\"%'",
+        )
+        .fetch_one(&store.reader)
+        .await
+        .expect("count");
+        assert_eq!(messages, 3 * (MEMBERS + 1));
+        let heads: Vec<i64> =
+            sqlx::query_scalar("SELECT event_head FROM users WHERE uid NOT IN ($1, $2)")
+                .bind(owner.0)
+                .bind(stranger.0)
+                .fetch_all(&store.reader)
+                .await
+                .expect("heads");
+        assert!(heads.iter().all(|&head| head == 3));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_large_groups_messages_reach_every_member_on_sqlite() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        a_large_groups_messages_reach_every_member(&Store::sqlite_url(dir.path())).await;
+    }
+
+    #[tokio::test]
+    async fn a_large_groups_messages_reach_every_member_on_postgres() {
+        use sqlx::Connection;
+        let Some(admin_url) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            eprintln!("skipped: TEST_DATABASE_URL is not set");
+            return;
+        };
+        let name = format!("courier_unit_{:016x}", rand::random::<u64>());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect");
+        sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create database");
+        let base = admin_url.split('?').next().unwrap_or(&admin_url);
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        a_large_groups_messages_reach_every_member(&format!("{server}/{name}")).await;
+        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = sqlx::Executor::execute(&mut admin, drop.as_str()).await;
+    }
 }

@@ -56,9 +56,14 @@ async fn bad_sends_get_a_4xx_with_a_code_and_write_nothing() {
             "invalid_json",
         ),
         (
-            send(json!({"group": 1}), "7", "text", "hi".into()),
+            send(json!({"channel": 1}), "7", "text", "hi".into()),
             StatusCode::BAD_REQUEST,
             "invalid_json",
+        ),
+        (
+            send(json!({"group": 1}), "7b", "text", "hi".into()),
+            StatusCode::NOT_FOUND,
+            "group_not_found",
         ),
         (
             send(json!({"user": "two"}), "8", "text", "hi".into()),

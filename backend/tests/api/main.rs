@@ -42,6 +42,7 @@ mod helpers;
 mod lists;
 mod messaging;
 mod multinode;
+mod presence;
 mod process;
 mod schema;
 mod session;

@@ -18,7 +18,13 @@ impl Drop for Process {
 }
 
 pub fn start(data_dir: &Path, database_url: Option<&str>) -> Process {
+    start_with(data_dir, database_url, &[])
+}
+
+/// Starts the binary with extra command-line options.
+pub fn start_with(data_dir: &Path, database_url: Option<&str>, extra: &[&str]) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_courier"));
+    command.args(extra);
     if let Some(url) = database_url {
         command.args(["--database-url", url]);
     }

@@ -1,6 +1,7 @@
 //! The scenarios of issue #7. Each runs against Courier and then the baseline, each in a fresh
 //! process, and prints one JSON line on stdout (progress goes to stderr).
 
+pub mod fanout;
 pub mod frontend;
 pub mod latency;
 pub mod parked;
@@ -26,6 +27,10 @@ pub struct Settings {
     pub senders: Vec<usize>,
     pub hold: usize,
     pub hold_for: Duration,
+    /// Parked scenario over HTTP/2: idle polls.
+    pub h2_hold: usize,
+    /// Group sizes of the fan-out scenario.
+    pub fanout: Vec<usize>,
     pub dist: PathBuf,
     pub starts: usize,
 }

@@ -22,6 +22,19 @@ const RAMP_PER_S: usize = 5_000;
 const SOURCES: u8 = 8;
 /// Target: polls held on HTTP/1.1.
 const TARGET_HELD: usize = 19_000;
+/// Target: polls held on HTTP/2.
+const TARGET_HELD_H2: usize = 50_000;
+/// Streams per HTTP/2 connection (hyper's server allows 200 concurrent streams by default).
+const H2_STREAMS_PER_CONNECTION: usize = 150;
+
+/// How the polls reach the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    /// One HTTP/1.1 connection per poll, as browsers long-poll.
+    Http1,
+    /// HTTP/2 without TLS, many polls per connection.
+    Http2,
+}
 
 /// One server's figures.
 #[derive(Debug, Serialize)]
@@ -42,33 +55,48 @@ pub struct Figures {
 }
 
 pub async fn run(settings: &Settings) -> bool {
-    let courier = measure_on(Kind::Courier, settings).await;
-    let baseline = measure_on(Kind::Baseline, settings).await;
-    let mut line = json!({
-        "scenario": "parked",
-        "protocol": "http/1.1, one connection per poll",
-        "polls": settings.hold,
-        "courier": as_json(&courier),
-        "baseline": as_json(&baseline),
-        "http2": "skipped (h2c not measured yet)",
-    });
-    if let (Ok(c), Ok(b)) = (&courier, &baseline) {
-        line["ratio"] = json!({
-            "held": stats::ratio(c.held as f64, b.held as f64),
-            "rss_per_poll": stats::ratio(c.rss_per_poll_bytes, b.rss_per_poll_bytes),
+    let mut ok = true;
+    for protocol in [Protocol::Http1, Protocol::Http2] {
+        let (polls, target) = match protocol {
+            Protocol::Http1 => (settings.hold, TARGET_HELD),
+            Protocol::Http2 => (settings.h2_hold, TARGET_HELD_H2),
+        };
+        let courier = measure_on(Kind::Courier, settings, protocol, polls).await;
+        let baseline = measure_on(Kind::Baseline, settings, protocol, polls).await;
+        let mut line = json!({
+            "scenario": "parked",
+            "protocol": match protocol {
+                Protocol::Http1 => "http/1.1, one connection per poll",
+                Protocol::Http2 => "h2c, many polls per connection",
+            },
+            "polls": polls,
+            "courier": as_json(&courier),
+            "baseline": as_json(&baseline),
         });
-        line["targets"] = json!({
-            "held_ge_19000": c.held >= TARGET_HELD,
-            "rss_per_poll_le_1.5x_baseline": c.rss_per_poll_bytes <= 1.5 * b.rss_per_poll_bytes,
-        });
+        if let (Ok(c), Ok(b)) = (&courier, &baseline) {
+            line["ratio"] = json!({
+                "held": stats::ratio(c.held as f64, b.held as f64),
+                "rss_per_poll": stats::ratio(c.rss_per_poll_bytes, b.rss_per_poll_bytes),
+            });
+            line["targets"] = json!({
+                format!("held_ge_{target}"): c.held >= target,
+                "rss_per_poll_le_1.5x_baseline": c.rss_per_poll_bytes <= 1.5 * b.rss_per_poll_bytes,
+            });
+        }
+        emit(line);
+        ok &= courier.is_ok() && baseline.is_ok();
     }
-    emit(line);
-    courier.is_ok() && baseline.is_ok()
+    ok
 }
 
-async fn measure_on(kind: Kind, settings: &Settings) -> Result<Figures, Error> {
+async fn measure_on(
+    kind: Kind,
+    settings: &Settings,
+    protocol: Protocol,
+    polls: usize,
+) -> Result<Figures, Error> {
     let server = Server::start(kind, &settings.servers).await?;
-    let result = measure(&server, settings).await;
+    let result = measure(&server, settings, protocol, polls).await;
     if result.is_err() {
         eprintln!("[parked/{}] server log: {}", kind.name(), server.log_tail());
     }
@@ -85,22 +113,27 @@ struct Tally {
     first_error: Mutex<Option<String>>,
 }
 
-async fn measure(server: &Server, settings: &Settings) -> Result<Figures, Error> {
+async fn measure(
+    server: &Server,
+    settings: &Settings,
+    protocol: Protocol,
+    polls: usize,
+) -> Result<Figures, Error> {
     let kind = server.kind;
-    let api = Api::with_sources(&server.base, SOURCES)?;
-    progress(
-        "parked",
-        kind,
-        &format!("creating {} users", settings.hold + 2),
-    );
-    let users = api.guests(settings.hold + 2, 32).await?;
+    let setup = Api::with_sources(&server.base, SOURCES)?;
+    let api = match protocol {
+        Protocol::Http1 => setup.clone(),
+        Protocol::Http2 => Api::http2(&server.base, polls.div_ceil(H2_STREAMS_PER_CONNECTION))?,
+    };
+    progress("parked", kind, &format!("creating {} users", polls + 2));
+    let users = setup.guests(polls + 2, 32).await?;
     let (probe, idle) = users.split_at(2);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before_kib = server.rss_kib()?;
 
     // Every poll asks to park until well after the last one is opened.
-    let ramp = Duration::from_secs_f64(settings.hold as f64 / RAMP_PER_S as f64);
-    let settle = Duration::from_secs_f64(1.0 + settings.hold as f64 / 10_000.0);
+    let ramp = Duration::from_secs_f64(polls as f64 / RAMP_PER_S as f64);
+    let settle = Duration::from_secs_f64(1.0 + polls as f64 / 10_000.0);
     let timeout = ramp + settle + settings.hold_for;
     progress(
         "parked",
