@@ -320,3 +320,228 @@ fn two_guests_chat_live_and_a_reload_keeps_identity_and_history() {
         delivered.as_millis()
     );
 }
+
+fn click(tab: &Tab, selector: &str) {
+    tab.wait_for_element(selector)
+        .unwrap_or_else(|e| panic!("{selector}: {e}"))
+        .click()
+        .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+}
+
+fn type_into(tab: &Tab, selector: &str, text: &str) {
+    click(tab, selector);
+    tab.type_str(text).expect("type");
+}
+
+fn present(selector: &str) -> String {
+    format!("!!document.querySelector({})", js(selector))
+}
+
+fn eval_number(tab: &Tab, expression: &str) -> f64 {
+    tab.evaluate(expression, false)
+        .ok()
+        .and_then(|r| r.value)
+        .and_then(|v| v.as_f64())
+        .unwrap_or(f64::NAN)
+}
+
+#[test]
+fn two_people_become_friends_chat_in_a_group_and_a_reload_transfers_no_unchanged_lists() {
+    if !prerequisites_present() {
+        return;
+    }
+    let server = start_server();
+    let alice = person();
+    let bob = person();
+    for p in [&alice, &bob] {
+        p.tab
+            .set_default_timeout(WAIT)
+            .navigate_to(&server.base)
+            .expect("navigate")
+            .wait_until_navigated()
+            .expect("page loads");
+    }
+    let (_, alice_uid) = identity(&alice.tab);
+    let (_, bob_uid) = identity(&bob.tab);
+    for p in [&alice, &bob] {
+        wait_until(
+            &p.tab,
+            "the stream to be live",
+            "document.querySelector('#sync-status')?.dataset.state === 'live'",
+        );
+    }
+
+    // Alice asks Bob to be friends, by uid.
+    click(&alice.tab, "#tab-contacts");
+    type_into(&alice.tab, "#add-friend-input", &bob_uid.to_string());
+    click(&alice.tab, "#add-friend-send");
+    wait_until(
+        &alice.tab,
+        "Alice's pending request to Bob",
+        &present(&format!(
+            "#outgoing-requests .friend-request[data-uid='{bob_uid}']"
+        )),
+    );
+
+    // Bob sees it live (the Contacts tab counts it), opens Contacts and accepts.
+    wait_until(
+        &bob.tab,
+        "the request badge on Bob's Contacts tab",
+        "(document.querySelector('#tab-contacts .badge')?.innerText || '').trim() === '1'",
+    );
+    click(&bob.tab, "#tab-contacts");
+    click(
+        &bob.tab,
+        &format!("#incoming-requests .friend-request[data-uid='{alice_uid}'] .accept"),
+    );
+
+    // Both see each other as friends, without reloading.
+    wait_until(
+        &bob.tab,
+        "Alice in Bob's friend list",
+        &present(&format!("#friend-list .friend[data-uid='{alice_uid}']")),
+    );
+    wait_until(
+        &alice.tab,
+        "Bob in Alice's friend list",
+        &present(&format!("#friend-list .friend[data-uid='{bob_uid}']")),
+    );
+    wait_until(
+        &alice.tab,
+        "the request gone from Alice's outgoing list",
+        &format!(
+            "!{}",
+            present(&format!(
+                "#outgoing-requests .friend-request[data-uid='{bob_uid}']"
+            ))
+        ),
+    );
+
+    // Alice creates a group and invites Bob.
+    click(&alice.tab, "#tab-groups");
+    type_into(&alice.tab, "#group-name", "Weekend plans");
+    click(&alice.tab, "#create-group-submit");
+    wait_until(
+        &alice.tab,
+        "the new group's details",
+        "!!document.querySelector('#group-detail[data-gid]') && !!document.querySelector('#group-list .group-item[data-gid]')",
+    );
+    let gid = eval_string(
+        &alice.tab,
+        "document.querySelector('#group-detail').dataset.gid",
+    );
+    assert!(!gid.is_empty(), "the group has an id");
+    type_into(&alice.tab, "#group-invite-uid", &bob_uid.to_string());
+    click(&alice.tab, "#group-invite-send");
+    wait_until(
+        &alice.tab,
+        "the invitation to be sent",
+        &present("#group-invite-result"),
+    );
+
+    // Bob sees the invitation live, accepts it, and the group shows in his list.
+    wait_until(
+        &bob.tab,
+        "the invitation badge on Bob's Groups tab",
+        "(document.querySelector('#tab-groups .badge')?.innerText || '').trim() === '1'",
+    );
+    click(&bob.tab, "#tab-groups");
+    click(
+        &bob.tab,
+        &format!("#group-invites .group-invite[data-gid='{gid}'] .invite-accept"),
+    );
+    let bob_group = format!("#group-list .group-item[data-gid='{gid}']");
+    wait_until(
+        &bob.tab,
+        "the group in Bob's list, with its name",
+        &format!(
+            "(document.querySelector({})?.querySelector('.row-title')?.innerText || '') === 'Weekend plans'",
+            js(&bob_group)
+        ),
+    );
+
+    // Bob opens the group's chat and writes; Alice sees it live, with Bob's nick, and answers.
+    click(&bob.tab, &format!("{bob_group} .row-open"));
+    wait_until(
+        &bob.tab,
+        "the group chat open for Bob",
+        &present(&format!("#chat[data-gid='{gid}']")),
+    );
+    type_and_send(&bob.tab, "Hello group from Bob");
+    wait_until(
+        &bob.tab,
+        "Bob's group message acknowledged",
+        &message_visible("Hello group from Bob", ".mine[data-state='sent']"),
+    );
+    click(&alice.tab, "#tab-chats");
+    let alice_item = format!(".conversation-item[data-gid='{gid}']");
+    click(&alice.tab, &alice_item);
+    wait_until(
+        &alice.tab,
+        "Bob's message in Alice's group chat",
+        &message_visible("Hello group from Bob", ".theirs"),
+    );
+    let bob_nick = eval_string(
+        &bob.tab,
+        "document.querySelector('#me').innerText.replace(/^you are /, '').replace(/ \\(uid \\d+\\)$/, '')",
+    );
+    wait_until(
+        &alice.tab,
+        "Bob's nick over his group message",
+        &format!(
+            "Array.from(document.querySelectorAll('#history .message.theirs .sender')).some(s => s.innerText === {})",
+            js(&bob_nick)
+        ),
+    );
+    type_and_send(&alice.tab, "Hi Bob, see you Saturday");
+    wait_until(
+        &bob.tab,
+        "Alice's group message in Bob's open chat",
+        &message_visible("Hi Bob, see you Saturday", ".theirs"),
+    );
+
+    // Alice reloads: both lists are unchanged, so the sync answers `unchanged` and no profile or
+    // group details travel again (the client sends the `time` of every copy it holds).
+    alice
+        .tab
+        .reload(false, None)
+        .expect("reload")
+        .wait_until_navigated()
+        .expect("reloaded");
+    identity(&alice.tab);
+    wait_until(
+        &alice.tab,
+        "the first list sync after the reload",
+        "(window.courierDebug?.listSyncs || 0) >= 1",
+    );
+    assert_eq!(
+        eval_string(&alice.tab, "window.courierDebug.lastListSync"),
+        "friend:unchanged group:unchanged"
+    );
+    assert_eq!(
+        eval_number(&alice.tab, "window.courierDebug.profilesReceived || 0"),
+        0.0,
+        "no profile was sent again"
+    );
+    assert_eq!(
+        eval_number(&alice.tab, "window.courierDebug.groupsReceived || 0"),
+        0.0,
+        "no group was sent again"
+    );
+    // The cached lists show at once after the reload.
+    click(&alice.tab, "#tab-contacts");
+    wait_until(
+        &alice.tab,
+        "Bob in Alice's friend list after the reload",
+        &present(&format!("#friend-list .friend[data-uid='{bob_uid}']")),
+    );
+    click(&alice.tab, "#tab-groups");
+    wait_until(
+        &alice.tab,
+        "the group in Alice's list after the reload",
+        &format!(
+            "(document.querySelector({})?.querySelector('.row-title')?.innerText || '') === 'Weekend plans'",
+            js(&format!("#group-list .group-item[data-gid='{gid}']"))
+        ),
+    );
+}
