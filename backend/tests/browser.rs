@@ -321,6 +321,22 @@ fn two_guests_chat_live_and_a_reload_keeps_identity_and_history() {
     );
 }
 
+/// With `COURIER_SCREENSHOTS=DIR`, saves a PNG of the page as DIR/NAME.png (to look at the UI).
+fn snapshot(tab: &Tab, name: &str) {
+    let Ok(dir) = std::env::var("COURIER_SCREENSHOTS") else {
+        return;
+    };
+    let png = tab
+        .capture_screenshot(
+            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+            None,
+            None,
+            true,
+        )
+        .expect("screenshot");
+    std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("write screenshot");
+}
+
 fn click(tab: &Tab, selector: &str) {
     tab.wait_for_element(selector)
         .unwrap_or_else(|e| panic!("{selector}: {e}"))
@@ -390,6 +406,7 @@ fn two_people_become_friends_chat_in_a_group_and_a_reload_transfers_no_unchanged
         "(document.querySelector('#tab-contacts .badge')?.innerText || '').trim() === '1'",
     );
     click(&bob.tab, "#tab-contacts");
+    snapshot(&bob.tab, "contacts-incoming-request");
     click(
         &bob.tab,
         &format!("#incoming-requests .friend-request[data-uid='{alice_uid}'] .accept"),
@@ -431,12 +448,13 @@ fn two_people_become_friends_chat_in_a_group_and_a_reload_transfers_no_unchanged
         "document.querySelector('#group-detail').dataset.gid",
     );
     assert!(!gid.is_empty(), "the group has an id");
+    snapshot(&alice.tab, "group-details-owner");
     type_into(&alice.tab, "#group-invite-uid", &bob_uid.to_string());
     click(&alice.tab, "#group-invite-send");
     wait_until(
         &alice.tab,
         "the invitation to be sent",
-        &present("#group-invite-result"),
+        &present("#group-invite .form-ok"),
     );
 
     // Bob sees the invitation live, accepts it, and the group shows in his list.
@@ -493,6 +511,7 @@ fn two_people_become_friends_chat_in_a_group_and_a_reload_transfers_no_unchanged
             js(&bob_nick)
         ),
     );
+    snapshot(&alice.tab, "group-chat");
     type_and_send(&alice.tab, "Hi Bob, see you Saturday");
     wait_until(
         &bob.tab,
@@ -535,6 +554,7 @@ fn two_people_become_friends_chat_in_a_group_and_a_reload_transfers_no_unchanged
         "Bob in Alice's friend list after the reload",
         &present(&format!("#friend-list .friend[data-uid='{bob_uid}']")),
     );
+    snapshot(&alice.tab, "contacts-friends");
     click(&alice.tab, "#tab-groups");
     wait_until(
         &alice.tab,
@@ -544,4 +564,119 @@ fn two_people_become_friends_chat_in_a_group_and_a_reload_transfers_no_unchanged
             js(&format!("#group-list .group-item[data-gid='{gid}']"))
         ),
     );
+    click(&alice.tab, "#tab-profile");
+    wait_until(&alice.tab, "the profile form", &present("#profile-nick"));
+    snapshot(&alice.tab, "profile");
+}
+
+#[test]
+fn an_invite_link_sends_a_friend_request_and_a_join_link_waits_for_approval() {
+    if !prerequisites_present() {
+        return;
+    }
+    let server = start_server();
+    let alice = person();
+    let carol = person();
+    alice
+        .tab
+        .set_default_timeout(WAIT)
+        .navigate_to(&server.base)
+        .expect("navigate")
+        .wait_until_navigated()
+        .expect("page loads");
+    let (_, alice_uid) = identity(&alice.tab);
+    wait_until(
+        &alice.tab,
+        "Alice's stream to be live",
+        "document.querySelector('#sync-status')?.dataset.state === 'live'",
+    );
+
+    // Alice's invite link, and a group that asks for approval (the default policy).
+    click(&alice.tab, "#tab-contacts");
+    wait_until(
+        &alice.tab,
+        "Alice's invite link",
+        "(document.querySelector('#my-invite-link')?.value || '').includes('/?add=')",
+    );
+    let link = eval_string(
+        &alice.tab,
+        "document.querySelector('#my-invite-link').value",
+    );
+    click(&alice.tab, "#tab-groups");
+    type_into(&alice.tab, "#group-name", "Book club");
+    click(&alice.tab, "#create-group-submit");
+    wait_until(
+        &alice.tab,
+        "the group's join link",
+        "(document.querySelector('#group-link')?.value || '').includes('/?join=')",
+    );
+    let join_link = eval_string(&alice.tab, "document.querySelector('#group-link').value");
+
+    // Carol opens the invite link: nothing is sent until she confirms.
+    carol
+        .tab
+        .set_default_timeout(WAIT)
+        .navigate_to(&link)
+        .expect("navigate")
+        .wait_until_navigated()
+        .expect("page loads");
+    let (_, carol_uid) = identity(&carol.tab);
+    wait_until(
+        &carol.tab,
+        "the invite confirmation",
+        &present("#invite-confirm:not([hidden]) #invite-confirm-send"),
+    );
+    click(&carol.tab, "#invite-confirm-send");
+    wait_until(
+        &carol.tab,
+        "the request to be sent",
+        "(document.querySelector('#invite-confirm-text')?.innerText || '').startsWith('Request sent')",
+    );
+    wait_until(
+        &alice.tab,
+        "Carol's request at Alice, live",
+        &present(&format!(
+            "#incoming-requests .friend-request[data-uid='{carol_uid}']"
+        )),
+    );
+
+    // Carol opens the group's join link and asks to join; Alice lets her in from the group's
+    // details; Carol sees that she is a member, without reloading.
+    carol
+        .tab
+        .navigate_to(&join_link)
+        .expect("navigate")
+        .wait_until_navigated()
+        .expect("page loads");
+    wait_until(
+        &carol.tab,
+        "the group's name on the join card",
+        "(document.querySelector('#join-prompt .join-group-name')?.innerText || '') === 'Book club'",
+    );
+    click(&carol.tab, "#join-group-send");
+    wait_until(
+        &carol.tab,
+        "the pending state",
+        "document.querySelector('#join-status')?.dataset.pending === 'true'",
+    );
+    let request = format!("#join-requests .join-request[data-uid='{carol_uid}']");
+    wait_until(
+        &alice.tab,
+        "Carol's join request in the open group details, live",
+        &present(&request),
+    );
+    click(&alice.tab, &format!("{request} .join-approve"));
+    wait_until(
+        &carol.tab,
+        "Carol to be a member",
+        "document.querySelector('#join-status')?.dataset.member === 'true'",
+    );
+    wait_until(
+        &alice.tab,
+        "Carol in the member list",
+        &present(&format!(
+            "#group-members .member[data-uid='{carol_uid}'][data-role='member']"
+        )),
+    );
+    assert_ne!(alice_uid, carol_uid);
 }

@@ -246,6 +246,10 @@ async fn sync_once(store: Store, revalidate: bool) -> Result<(), ClientError> {
     }
     if apply_delta(&mut groups, &answer.group_list) {
         store.groups.set(groups);
+        if answer.group_list.reset || !answer.group_list.removed.is_empty() {
+            // Group conversations left behind leave the conversation list too.
+            spawn_local(crate::actions::reload_conversations(store));
+        }
     }
     store.versions.set_value(ListVersions {
         friend_list: answer.friend_list.version,
@@ -510,20 +514,23 @@ pub fn upsert_friend_request(store: Store, request: FriendRequest) {
     want_profiles(store, vec![other]);
 }
 
-/// Same for a group invitation.
+/// Same for a group invitation to me; the ones I sent stay listed in any state (the server lists
+/// the latest 50), so the inviter sees the answer.
 pub fn upsert_group_invite(store: Store, invite: GroupInvite) {
     let Some(me) = store.my_uid() else {
         return;
     };
     store.group_invites.update(|lists| {
         lists.incoming.retain(|i| i.id != invite.id);
-        lists.outgoing.retain(|i| i.id != invite.id);
-        if invite.state == RequestState::Pending {
-            if invite.add_uid == me {
+        if invite.add_uid == me {
+            if invite.state == RequestState::Pending {
                 lists.incoming.insert(0, invite);
-            } else {
-                lists.outgoing.insert(0, invite);
             }
+        } else if let Some(held) = lists.outgoing.iter_mut().find(|i| i.id == invite.id) {
+            *held = invite;
+        } else {
+            lists.outgoing.insert(0, invite);
+            lists.outgoing.truncate(50);
         }
     });
 }
@@ -700,6 +707,7 @@ pub fn group_gone(store: Store, gid: GroupId) {
         store.open_chat.set(None);
     }
     spawn_local(sync_lists(store, false));
+    spawn_local(crate::actions::reload_conversations(store));
 }
 
 /// My role in a group, from its loaded member list (tracked).

@@ -34,12 +34,10 @@ pub fn App() -> impl IntoView {
                 <Sidebar />
                 <ChatPane />
             </main>
-            {move || match tab.get() {
-                Tab::Chats => ().into_any(),
-                Tab::Contacts => view! { <ContactsPage /> }.into_any(),
-                Tab::Groups => view! { <GroupsPage /> }.into_any(),
-                Tab::Profile => view! { <ProfilePage /> }.into_any(),
-            }}
+            // The other pages stay mounted too (hidden), so they follow events while not shown.
+            <ContactsPage />
+            <GroupsPage />
+            <ProfilePage />
         </div>
     }
 }

@@ -1,11 +1,12 @@
 //! The Contacts page: my invite link, adding a friend (by uid, invite link or code), pending
 //! requests both ways, the friend list with online status, and blocked users.
 
-use super::ui::{ActionButton, CopyField, OnOpen, Row, RowButton, act, form_error, row, run};
+use super::ui::{
+    ActionButton, CopyField, Field, Form, Input, OnOpen, Row, RowButton, act, invalid, row,
+};
 use crate::social;
-use crate::state::{ChatKey, Store, use_store};
+use crate::state::{ChatKey, Store, Tab, use_store};
 use crate::{actions, util};
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use shared::UserId;
 use shared::contacts::FriendRequest;
@@ -14,13 +15,14 @@ use std::sync::Arc;
 /// The whole page.
 #[component]
 pub fn ContactsPage() -> impl IntoView {
+    let store = use_store();
     view! {
-        <main id="page-contacts" class="page">
+        <main id="page-contacts" class="page" class:hidden=move || store.tab.get() != Tab::Contacts>
             <div class="page-grid">
                 <InviteConfirm />
-                <AddFriend />
                 <Requests />
                 <FriendList />
+                <AddFriend />
                 <Blocked />
             </div>
         </main>
@@ -84,55 +86,49 @@ fn InviteConfirm() -> impl IntoView {
         let added = social::send_friend_request(store, None, Some(code), String::new()).await?;
         store.pending_add.set(None);
         util::clear_query();
-        done.set(Some(if added {
-            "You are friends now.".to_owned()
-        } else {
-            "Request sent. You become friends once they accept.".to_owned()
-        }));
+        done.set(Some(
+            if added {
+                "You are friends now."
+            } else {
+                "Request sent. You become friends once they accept."
+            }
+            .to_owned(),
+        ));
         Ok(())
     });
-    move || {
-        let pending = store.pending_add.get().is_some();
-        let result = done.get();
-        (pending || result.is_some()).then(|| {
-            let send = send.clone();
-            view! {
-                <section id="invite-confirm" class="card highlight">
-                    <h2>"Friend invite link"</h2>
-                    {match result {
-                        Some(text) => view! { <p id="invite-confirm-result">{text}</p> }.into_any(),
-                        None if own() => {
-                            view! {
-                                <p>
-                                    "This is your own invite link: share it with people you want to add."
-                                </p>
-                            }
-                                .into_any()
-                        }
-                        None => {
-                            view! {
-                                <p>"You opened someone's invite link. Send them a friend request?"</p>
-                                <ActionButton
-                                    id="invite-confirm-send"
-                                    class="primary"
-                                    label="Send friend request"
-                                    action=send
-                                />
-                            }
-                                .into_any()
-                        }
-                    }}
-                    <button
-                        id="invite-confirm-dismiss"
-                        type="button"
-                        class="secondary"
-                        on:click=dismiss
-                    >
-                        "Close"
-                    </button>
-                </section>
+    let text = move || {
+        done.get().unwrap_or_else(|| {
+            if own() {
+                "This is your own invite link: share it with people you want to add."
+            } else {
+                "You opened someone's invite link. Send them a friend request?"
             }
+            .to_owned()
         })
+    };
+    let asking = move || done.with(Option::is_none) && !own();
+    view! {
+        <section
+            id="invite-confirm"
+            class="card highlight"
+            prop:hidden=move || store.pending_add.with(Option::is_none) && done.with(Option::is_none)
+        >
+            <h2>"Friend invite link"</h2>
+            <p id="invite-confirm-text">{text}</p>
+            <div class="button-row">
+                <span prop:hidden=move || !asking()>
+                    <ActionButton
+                        id="invite-confirm-send"
+                        class="primary"
+                        label="Send friend request"
+                        action=send
+                    />
+                </span>
+                <button id="invite-confirm-dismiss" type="button" class="secondary" on:click=dismiss>
+                    "Close"
+                </button>
+            </div>
+        </section>
     }
 }
 
@@ -142,9 +138,7 @@ fn AddFriend() -> impl IntoView {
     let store = use_store();
     let target = RwSignal::new(String::new());
     let note = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let result = RwSignal::new(None::<String>);
+    let ok = RwSignal::new(None::<String>);
     let link = Signal::derive(move || {
         store.me.with(|me| {
             me.as_ref()
@@ -152,64 +146,54 @@ fn AddFriend() -> impl IntoView {
                 .unwrap_or_default()
         })
     });
-
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        result.set(None);
+    let submit = act(move || async move {
         let (to, code) = match parse_target(&target.get_untracked()) {
             Ok(parsed) => parsed,
-            Err(message) => {
-                error.set(Some(message.to_owned()));
-                return;
-            }
+            Err(message) => return invalid(message),
         };
         if to.is_some() && to == store.my_uid() {
-            error.set(Some("That is your own uid.".to_owned()));
-            return;
+            return invalid("That is your own uid.");
         }
-        let text = note.get_untracked();
-        run(busy, error, async move {
-            let added = social::send_friend_request(store, to, code, text).await?;
-            target.set(String::new());
-            note.set(String::new());
-            result.set(Some(if added {
-                "You are friends now.".to_owned()
+        let added = social::send_friend_request(store, to, code, note.get_untracked()).await?;
+        target.set(String::new());
+        note.set(String::new());
+        ok.set(Some(
+            if added {
+                "You are friends now."
             } else {
-                "Request sent. You become friends once they accept.".to_owned()
-            }));
-            Ok(())
-        });
-    };
-
+                "Request sent. You become friends once they accept."
+            }
+            .to_owned(),
+        ));
+        Ok(())
+    });
+    let fields = vec![
+        Field::new(
+            "add-friend-input",
+            "Their uid, invite link or code",
+            Input::Text("e.g. 42", 400),
+            target,
+        ),
+        Field::new(
+            "add-friend-note",
+            "A note for them (optional)",
+            Input::Text("", shared::contacts::MAX_NOTE_CHARS),
+            note,
+        ),
+    ];
     view! {
         <section id="add-friend" class="card">
             <h2>"Add a friend"</h2>
             <p class="hint">"Share your invite link: whoever opens it can send you a friend request."</p>
             <CopyField value=link id="my-invite-link" button_id="copy-invite-link" />
-            <form class="stack" on:submit=submit>
-                <label for="add-friend-input">"Their uid, invite link or code"</label>
-                <input
-                    id="add-friend-input"
-                    type="text"
-                    autocomplete="off"
-                    placeholder="e.g. 42"
-                    prop:value=move || target.get()
-                    on:input=move |ev| target.set(event_target_value(&ev))
-                />
-                <input
-                    id="add-friend-note"
-                    type="text"
-                    maxlength=shared::contacts::MAX_NOTE_CHARS.to_string()
-                    placeholder="A note for them (optional)"
-                    prop:value=move || note.get()
-                    on:input=move |ev| note.set(event_target_value(&ev))
-                />
-                <button id="add-friend-send" class="primary" type="submit" disabled=move || busy.get()>
-                    {move || if busy.get() { "Sending…" } else { "Send friend request" }}
-                </button>
-            </form>
-            {form_error(error)}
-            {move || result.get().map(|r| view! { <p id="add-friend-result" class="form-ok">{r}</p> })}
+            <Form
+                id="add-friend-form"
+                fields
+                submit_id="add-friend-send"
+                submit_label="Send friend request"
+                submit
+                ok
+            />
         </section>
     }
 }
@@ -229,7 +213,13 @@ fn Requests() -> impl IntoView {
         }
     };
     view! {
-        <section id="friend-requests" class="card">
+        <section
+            id="friend-requests"
+            class="card"
+            prop:hidden=move || {
+                store.friend_requests.with(|r| r.incoming.is_empty() && r.outgoing.is_empty())
+            }
+        >
             <h2>"Friend requests"</h2>
             <h3>"To you"</h3>
             <ul id="incoming-requests" class="rows">
@@ -360,19 +350,15 @@ fn FriendList() -> impl IntoView {
 fn Blocked() -> impl IntoView {
     let store = use_store();
     let uid_text = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        match uid_text.get_untracked().trim().parse::<i64>() {
-            Ok(n) if n > 0 => run(busy, error, async move {
-                social::block(store, UserId(n)).await?;
-                uid_text.set(String::new());
-                Ok(())
-            }),
-            _ => error.set(Some("Enter a user's number (uid).".to_owned())),
-        }
-    };
+    let ok = RwSignal::new(None::<String>);
+    let submit = act(move || async move {
+        let Some(uid) = parse_uid(&uid_text.get_untracked()) else {
+            return invalid("Enter a user's number (uid).");
+        };
+        social::block(store, uid).await?;
+        uid_text.set(String::new());
+        Ok(())
+    });
     let blocked = move || {
         store
             .blocks
@@ -403,23 +389,25 @@ fn Blocked() -> impl IntoView {
             <ul id="block-list" class="rows">
                 {blocked}
             </ul>
-            <form class="inline-form" on:submit=submit>
-                <input
-                    id="block-uid"
-                    type="text"
-                    inputmode="numeric"
-                    autocomplete="off"
-                    placeholder="uid to block"
-                    prop:value=move || uid_text.get()
-                    on:input=move |ev| uid_text.set(event_target_value(&ev))
-                />
-                <button id="block-send" type="submit" disabled=move || busy.get()>
-                    "Block"
-                </button>
-            </form>
-            {form_error(error)}
+            <Form
+                id="block-form"
+                fields=vec![Field::new("block-uid", "Block someone", Input::Text("their uid", 20), uid_text)]
+                submit_id="block-send"
+                submit_label="Block"
+                submit
+                ok
+            />
         </section>
     }
+}
+
+/// A uid typed by someone.
+pub fn parse_uid(text: &str) -> Option<UserId> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(UserId)
 }
 
 #[cfg(test)]

@@ -2,14 +2,15 @@
 //! details of one group (settings, members and roles, join requests, invitations, leave and
 //! dissolve).
 
+use super::contacts::parse_uid;
 use super::ui::{
-    ActionButton, Choice, CopyField, OnOpen, Row, RowButton, act, form_error, index_of, row, run,
+    ActionButton, CopyField, Field, Form, Input, OnOpen, Row, RowButton, act, chosen, index_of,
+    invalid, row,
 };
 use crate::api::{self, ClientError};
 use crate::social;
-use crate::state::{ChatKey, Store, use_store};
+use crate::state::{ChatKey, Store, Tab, use_store};
 use crate::{actions, util};
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::contacts::RequestState;
@@ -66,7 +67,7 @@ fn group_link(gid: GroupId) -> String {
 pub fn GroupsPage() -> impl IntoView {
     let store = use_store();
     view! {
-        <main id="page-groups" class="page">
+        <main id="page-groups" class="page" class:hidden=move || store.tab.get() != Tab::Groups>
             <div class="page-grid">
                 <JoinPrompt />
                 <Invitations />
@@ -100,11 +101,44 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
         let answer = api::get::<GroupInfo>(&format!("/api/groups/{gid}")).await;
         info.try_set(Some(answer.map_err(|e| e.to_string())));
     });
+    let policy = move || {
+        info.with(|i| {
+            i.as_ref()
+                .and_then(|i| i.as_ref().ok())
+                .map(|g| g.join_policy)
+        })
+    };
     let member = move || joined.get() || store.groups.with(|g| g.contains(&gid));
-    let my_request = move || {
+    let request = move || {
         store
             .my_join_requests
             .with(|m| m.get(&gid).map(|r| r.state))
+    };
+    let pending = move || request() == Some(RequestState::Pending);
+    // Whether the Join button applies (a known group that takes requests or members by link).
+    let can_join =
+        move || !member() && !pending() && policy().is_some_and(|p| p != JoinPolicy::InviteOnly);
+    let status = move || {
+        if member() {
+            "You are a member."
+        } else if pending() {
+            "Your request waits for an owner or admin to let you in."
+        } else if policy() == Some(JoinPolicy::InviteOnly) {
+            "Ask an owner or admin of this group to invite you."
+        } else if request() == Some(RequestState::Rejected) {
+            "Your last request was declined; you can ask again."
+        } else {
+            ""
+        }
+    };
+    let text = move |f: fn(&GroupInfo) -> String| {
+        move || {
+            info.with(|i| match i {
+                None => "Loading the group…".to_owned(),
+                Some(Ok(g)) => f(g),
+                Some(Err(e)) => e.clone(),
+            })
+        }
     };
     let close = move |_| {
         store.pending_join.set(None);
@@ -135,86 +169,36 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
     view! {
         <section id="join-prompt" class="card highlight" data-gid=gid.0.to_string()>
             <h2>"Join a group"</h2>
-            {move || match info.get() {
-                None => view! { <p class="muted">"Loading the group…"</p> }.into_any(),
-                Some(Err(error)) => view! { <p class="form-error">{error}</p> }.into_any(),
-                Some(Ok(group)) => {
-                    let join = join.clone();
-                    let policy = group.join_policy;
-                    view! {
-                        <p class="join-group-name row-title">{group.gname.clone()}</p>
-                        {(!group.intro.is_empty())
-                            .then(|| view! { <p class="intro">{group.intro.clone()}</p> })}
-                        <p class="hint">{policy_help(policy)}</p>
-                        {move || {
-                            let join = join.clone();
-                            if member() {
-                                view! {
-                                    <p id="join-done" class="form-ok">"You are a member."</p>
-                                    <button
-                                        type="button"
-                                        class="primary"
-                                        on:click=move |_| actions::open_chat(store, ChatKey::Group(gid))
-                                    >
-                                        "Open the chat"
-                                    </button>
-                                }
-                                    .into_any()
-                            } else if my_request() == Some(RequestState::Pending) {
-                                view! {
-                                    <p id="join-pending" class="form-ok">
-                                        "Your request waits for an owner or admin to let you in."
-                                    </p>
-                                }
-                                    .into_any()
-                            } else if policy == JoinPolicy::InviteOnly {
-                                view! {
-                                    <p class="muted">
-                                        "Ask an owner or admin of this group to invite you."
-                                    </p>
-                                }
-                                    .into_any()
-                            } else {
-                                view! {
-                                    {(my_request() == Some(RequestState::Rejected))
-                                        .then(|| {
-                                            view! {
-                                                <p class="form-error">"Your last request was declined."</p>
-                                            }
-                                        })}
-                                    {(policy == JoinPolicy::Approval)
-                                        .then(|| {
-                                            view! {
-                                                <input
-                                                    id="join-group-note"
-                                                    type="text"
-                                                    placeholder="A note for the admins (optional)"
-                                                    prop:value=move || note.get()
-                                                    on:input=move |ev| note.set(event_target_value(&ev))
-                                                />
-                                            }
-                                        })}
-                                    <ActionButton
-                                        id="join-group-send"
-                                        class="primary"
-                                        label=if policy == JoinPolicy::Open {
-                                            "Join"
-                                        } else {
-                                            "Ask to join"
-                                        }
-                                        action=join
-                                    />
-                                }
-                                    .into_any()
-                            }
-                        }}
-                    }
-                        .into_any()
-                }
-            }}
-            <button id="join-close" type="button" class="secondary" on:click=close>
-                "Close"
-            </button>
+            <p class="join-group-name row-title">{text(|g| g.gname.clone())}</p>
+            <p class="intro">{text(|g| g.intro.clone())}</p>
+            <p class="hint">{text(|g| policy_help(g.join_policy).to_owned())}</p>
+            <p id="join-status" class="form-ok" data-member=move || member().to_string() data-pending=move || pending().to_string()>
+                {status}
+            </p>
+            <div class="stack" prop:hidden=move || !can_join()>
+                <input
+                    id="join-group-note"
+                    type="text"
+                    placeholder="A note for the admins (optional)"
+                    prop:hidden=move || policy() != Some(JoinPolicy::Approval)
+                    prop:value=move || note.get()
+                    on:input=move |ev| note.set(event_target_value(&ev))
+                />
+                <ActionButton id="join-group-send" class="primary" label="Join" action=join />
+            </div>
+            <div class="button-row">
+                <button
+                    type="button"
+                    class="primary"
+                    prop:hidden=move || !member()
+                    on:click=move |_| actions::open_chat(store, ChatKey::Group(gid))
+                >
+                    "Open the chat"
+                </button>
+                <button id="join-close" type="button" class="secondary" on:click=close>
+                    "Close"
+                </button>
+            </div>
         </section>
     }
 }
@@ -244,7 +228,20 @@ fn Invitations() -> impl IntoView {
                         title: store
                             .nick_of(invite.add_uid)
                             .unwrap_or_else(|| format!("uid {}", invite.add_uid)),
-                        sub: format!("invited to {} · waiting", invite.gname),
+                        sub: {
+                            let state = match invite.state {
+                                RequestState::Pending => "waiting",
+                                RequestState::Accepted => "accepted",
+                                RequestState::Rejected => "declined",
+                                RequestState::Cancelled => "cancelled",
+                            };
+                            let answer = invite
+                                .result
+                                .as_ref()
+                                .map(|r| format!(" — “{r}”"))
+                                .unwrap_or_default();
+                            format!("invited to {} · {state}{answer}", invite.gname)
+                        },
                         ..Row::default()
                     })
                 })
@@ -258,12 +255,21 @@ fn Invitations() -> impl IntoView {
             .then(|| view! { <p class="empty-note">"No invitations for you."</p> })
     };
     view! {
-        <section id="group-invitations" class="card">
+        <section
+            id="group-invitations"
+            class="card"
+            prop:hidden=move || {
+                store.group_invites.with(|i| i.incoming.is_empty() && i.outgoing.is_empty())
+            }
+        >
             <h2>"Invitations"</h2>
             <ul id="group-invites" class="rows">
                 {incoming}
             </ul>
             {none}
+            <h3 prop:hidden=move || store.group_invites.with(|i| i.outgoing.is_empty())>
+                "Sent by you"
+            </h3>
             <ul id="sent-invites" class="rows">
                 {outgoing}
             </ul>
@@ -384,59 +390,55 @@ fn CreateGroupForm() -> impl IntoView {
     let store = use_store();
     let name = RwSignal::new(String::new());
     let intro = RwSignal::new(String::new());
-    let policy = RwSignal::new(index_of(&POLICIES, &JoinPolicy::default()));
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    let policy = RwSignal::new(index_of(&POLICIES, &JoinPolicy::default()).to_string());
+    let ok = RwSignal::new(None::<String>);
+    let submit = act(move || async move {
         let gname = name.get_untracked();
         if gname.trim().is_empty() {
-            error.set(Some("Give the group a name.".to_owned()));
-            return;
+            return invalid("Give the group a name.");
         }
         let body = CreateGroup {
             gname,
             intro: intro.get_untracked(),
-            join_policy: POLICIES[policy.get_untracked()],
+            join_policy: POLICIES[chosen(policy).min(POLICIES.len() - 1)],
         };
-        run(busy, error, async move {
-            let group = social::create_group(store, body).await?;
-            name.set(String::new());
-            intro.set(String::new());
-            store.selected_group.set(Some(group.gid));
-            Ok(())
-        });
-    };
+        let group = social::create_group(store, body).await?;
+        name.set(String::new());
+        intro.set(String::new());
+        store.selected_group.set(Some(group.gid));
+        Ok(())
+    });
+    let fields = vec![
+        Field::new(
+            "group-name",
+            "Name",
+            Input::Text("", shared::groups::MAX_GNAME_CHARS),
+            name,
+        ),
+        Field::new(
+            "group-intro",
+            "Introduction (optional)",
+            Input::Area(shared::groups::MAX_INTRO_CHARS),
+            intro,
+        ),
+        Field::new(
+            "group-policy",
+            "Who can join",
+            Input::Select(POLICY_TEXT),
+            policy,
+        ),
+    ];
     view! {
         <section id="create-group" class="card">
             <h2>"Create a group"</h2>
-            <form class="stack" on:submit=submit>
-                <label class="field">
-                    <span class="field-label">"Name"</span>
-                    <input
-                        id="group-name"
-                        type="text"
-                        maxlength=shared::groups::MAX_GNAME_CHARS.to_string()
-                        prop:value=move || name.get()
-                        on:input=move |ev| name.set(event_target_value(&ev))
-                    />
-                </label>
-                <label class="field">
-                    <span class="field-label">"Introduction (optional)"</span>
-                    <textarea
-                        id="group-intro"
-                        rows="2"
-                        maxlength=shared::groups::MAX_INTRO_CHARS.to_string()
-                        prop:value=move || intro.get()
-                        on:input=move |ev| intro.set(event_target_value(&ev))
-                    ></textarea>
-                </label>
-                <Choice id="group-policy" label="Who can join" value=policy choices=POLICY_TEXT />
-                <button id="create-group-submit" class="primary" type="submit" disabled=move || busy.get()>
-                    {move || if busy.get() { "Creating…" } else { "Create group" }}
-                </button>
-            </form>
-            {form_error(error)}
+            <Form
+                id="create-group-form"
+                fields
+                submit_id="create-group-submit"
+                submit_label="Create group"
+                submit
+                ok
+            />
         </section>
     }
 }
@@ -471,27 +473,28 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
         Ok(())
     });
 
+    let text = move |f: fn(&GroupInfo) -> String| {
+        move || {
+            info.with(|i| {
+                i.as_ref()
+                    .map_or_else(|| "Loading the group…".to_owned(), f)
+            })
+        }
+    };
+    let manage = Memo::new(move |_| manager() && info.with(Option::is_some));
     view! {
         <section id="group-detail" class="card wide" data-gid=gid.0.to_string()>
-            {move || match info.get() {
-                None => view! { <p class="muted">"Loading the group…"</p> }.into_any(),
-                Some(group) => {
-                    view! {
-                        <h2 class="group-detail-name">{group.gname.clone()}</h2>
-                        {(!group.intro.is_empty())
-                            .then(|| view! { <p class="intro">{group.intro.clone()}</p> })}
-                        <p class="hint">
-                            {format!(
-                                "{} — {}",
-                                policy_label(group.join_policy),
-                                policy_help(group.join_policy),
-                            )}
-                        </p>
-                        {group.dissolved.then(|| view! { <p class="form-error">"This group was dissolved."</p> })}
+            <h2 class="group-detail-name">{text(|g| g.gname.clone())}</h2>
+            <p class="intro">{text(|g| g.intro.clone())}</p>
+            <p class="hint">
+                {text(|g| {
+                    if g.dissolved {
+                        "This group was dissolved.".to_owned()
+                    } else {
+                        format!("{} — {}", policy_label(g.join_policy), policy_help(g.join_policy))
                     }
-                        .into_any()
-                }
-            }}
+                })}
+            </p>
             <div class="button-row">
                 <button
                     id="group-open-chat"
@@ -501,31 +504,29 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
                 >
                     "Open the chat"
                 </button>
-                <Show when=move || !owner() && role.get().is_some()>
+                <span prop:hidden=move || owner() || role.get().is_none()>
                     <ActionButton
                         id="group-leave"
                         label="Leave the group"
                         confirm=Some("Really leave?")
-                        action=leave.clone()
+                        action=leave
                     />
-                </Show>
-                <Show when=owner>
+                </span>
+                <span prop:hidden=move || !owner()>
                     <ActionButton
                         id="group-dissolve"
                         class="danger"
                         label="Dissolve the group"
                         confirm=Some("Really dissolve it for everyone?")
-                        action=dissolve.clone()
+                        action=dissolve
                     />
-                </Show>
+                </span>
             </div>
-            <Show when=owner>
-                <p class="hint">
-                    "As the owner you cannot leave: hand the group to another member first, or dissolve it."
-                </p>
-            </Show>
-            <Show when=move || {
-                info.get().is_some_and(|g| g.join_policy != JoinPolicy::InviteOnly)
+            <p class="hint" prop:hidden=move || !owner()>
+                "As the owner you cannot leave: hand the group to another member first, or dissolve it."
+            </p>
+            <div prop:hidden=move || {
+                info.with(|g| g.as_ref().is_none_or(|g| g.join_policy == JoinPolicy::InviteOnly))
             }>
                 <h3>"Link to join"</h3>
                 <CopyField
@@ -533,12 +534,18 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
                     id="group-link"
                     button_id="copy-group-link"
                 />
-            </Show>
-            <Show when=manager>
-                <GroupSettings gid />
-                <InviteForm gid />
-                <JoinRequests gid />
-            </Show>
+            </div>
+            {move || {
+                manage
+                    .get()
+                    .then(|| {
+                        view! {
+                            <GroupSettings gid />
+                            <InviteForm gid />
+                            <JoinRequests gid />
+                        }
+                    })
+            }}
             <Members gid />
         </section>
     }
@@ -561,56 +568,55 @@ fn GroupSettings(gid: GroupId) -> impl IntoView {
             .map(|g| g.intro.clone())
             .unwrap_or_default(),
     );
-    let policy = RwSignal::new(index_of(
-        &POLICIES,
-        &current.map(|g| g.join_policy).unwrap_or_default(),
-    ));
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let saved = RwSignal::new(false);
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        saved.set(false);
+    let policy = RwSignal::new(
+        index_of(
+            &POLICIES,
+            &current.map(|g| g.join_policy).unwrap_or_default(),
+        )
+        .to_string(),
+    );
+    let ok = RwSignal::new(None::<String>);
+    let submit = act(move || async move {
         let body = UpdateGroup {
             gname: Some(name.get_untracked()),
             intro: Some(intro.get_untracked()),
-            join_policy: Some(POLICIES[policy.get_untracked()]),
+            join_policy: Some(POLICIES[chosen(policy).min(POLICIES.len() - 1)]),
         };
-        run(busy, error, async move {
-            let group: GroupInfo = api::patch(&format!("/api/groups/{gid}"), &body).await?;
-            social::group_updated(store, group);
-            saved.set(true);
-            Ok(())
-        });
-    };
+        let group: GroupInfo = api::patch(&format!("/api/groups/{gid}"), &body).await?;
+        social::group_updated(store, group);
+        ok.set(Some("Saved.".to_owned()));
+        Ok(())
+    });
+    let fields = vec![
+        Field::new(
+            "group-edit-name",
+            "Name",
+            Input::Text("", shared::groups::MAX_GNAME_CHARS),
+            name,
+        ),
+        Field::new(
+            "group-edit-intro",
+            "Introduction",
+            Input::Area(shared::groups::MAX_INTRO_CHARS),
+            intro,
+        ),
+        Field::new(
+            "group-edit-policy",
+            "Who can join",
+            Input::Select(POLICY_TEXT),
+            policy,
+        ),
+    ];
     view! {
-        <form id="group-settings" class="stack" on:submit=submit>
-            <h3>"Settings"</h3>
-            <label class="field">
-                <span class="field-label">"Name"</span>
-                <input
-                    id="group-edit-name"
-                    type="text"
-                    prop:value=move || name.get()
-                    on:input=move |ev| name.set(event_target_value(&ev))
-                />
-            </label>
-            <label class="field">
-                <span class="field-label">"Introduction"</span>
-                <textarea
-                    id="group-edit-intro"
-                    rows="2"
-                    prop:value=move || intro.get()
-                    on:input=move |ev| intro.set(event_target_value(&ev))
-                ></textarea>
-            </label>
-            <Choice id="group-edit-policy" label="Who can join" value=policy choices=POLICY_TEXT />
-            <button id="group-edit-save" class="primary" type="submit" disabled=move || busy.get()>
-                {move || if busy.get() { "Saving…" } else { "Save" }}
-            </button>
-            {move || saved.get().then(|| view! { <p class="form-ok">"Saved."</p> })}
-            {form_error(error)}
-        </form>
+        <Form
+            id="group-settings"
+            title="Settings"
+            fields
+            submit_id="group-edit-save"
+            submit_label="Save"
+            submit
+            ok
+        />
     }
 }
 
@@ -619,56 +625,38 @@ fn GroupSettings(gid: GroupId) -> impl IntoView {
 fn InviteForm(gid: GroupId) -> impl IntoView {
     let store = use_store();
     let uid_text = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let sent = RwSignal::new(None::<String>);
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        sent.set(None);
+    let ok = RwSignal::new(None::<String>);
+    let submit = act(move || async move {
         let Some(me) = store.my_uid() else {
-            return;
+            return Ok(());
         };
-        let add_uid = match uid_text.get_untracked().trim().parse::<i64>() {
-            Ok(n) if n > 0 => UserId(n),
-            _ => {
-                error.set(Some("Enter a user's number (uid).".to_owned()));
-                return;
-            }
+        let Some(add_uid) = parse_uid(&uid_text.get_untracked()) else {
+            return invalid("Enter a user's number (uid).");
         };
-        run(busy, error, async move {
-            let invite: GroupInvite = api::post(
-                "/api/groups/invites",
-                &InviteToGroup {
-                    admin_uid: me,
-                    add_uid,
-                    gid,
-                },
-            )
-            .await?;
-            social::upsert_group_invite(store, invite);
-            uid_text.set(String::new());
-            sent.set(Some(format!("Invitation sent to uid {add_uid}.")));
-            Ok(())
-        });
-    };
+        let invite: GroupInvite = api::post(
+            "/api/groups/invites",
+            &InviteToGroup {
+                admin_uid: me,
+                add_uid,
+                gid,
+            },
+        )
+        .await?;
+        social::upsert_group_invite(store, invite);
+        uid_text.set(String::new());
+        ok.set(Some(format!("Invitation sent to uid {add_uid}.")));
+        Ok(())
+    });
     view! {
-        <form id="group-invite" class="inline-form" on:submit=submit>
-            <label for="group-invite-uid">"Invite someone"</label>
-            <input
-                id="group-invite-uid"
-                type="text"
-                inputmode="numeric"
-                autocomplete="off"
-                placeholder="their uid"
-                prop:value=move || uid_text.get()
-                on:input=move |ev| uid_text.set(event_target_value(&ev))
-            />
-            <button id="group-invite-send" type="submit" disabled=move || busy.get()>
-                "Invite"
-            </button>
-        </form>
-        {move || sent.get().map(|s| view! { <p id="group-invite-result" class="form-ok">{s}</p> })}
-        {form_error(error)}
+        <Form
+            id="group-invite"
+            title="Invite someone"
+            fields=vec![Field::new("group-invite-uid", "Their uid", Input::Text("e.g. 42", 20), uid_text)]
+            submit_id="group-invite-send"
+            submit_label="Invite"
+            submit
+            ok
+        />
     }
 }
 

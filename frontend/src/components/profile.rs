@@ -1,10 +1,9 @@
 //! The Profile page: nick name, gender, birthday, and the privacy settings in plain words, saved
 //! with `PATCH /api/me`.
 
-use super::ui::{Choice, form_error, index_of, run};
+use super::ui::{Field, Form, Input, act, chosen, index_of, invalid};
 use crate::api;
-use crate::state::use_store;
-use leptos::ev::SubmitEvent;
+use crate::state::{Tab, use_store};
 use leptos::prelude::*;
 use shared::Me;
 use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel, UpdateProfile};
@@ -95,7 +94,7 @@ pub fn ProfilePage() -> impl IntoView {
     // Rebuilt when the user changes, not when the saved profile comes back.
     let uid = Memo::new(move |_| store.me.with(|m| m.as_ref().map(|m| m.uid)));
     view! {
-        <main id="page-profile" class="page">
+        <main id="page-profile" class="page" class:hidden=move || store.tab.get() != Tab::Profile>
             <div class="page-grid">
                 {move || match uid.get().and_then(|_| store.me.get_untracked()) {
                     Some(me) => view! { <ProfileForm me /> }.into_any(),
@@ -109,88 +108,74 @@ pub fn ProfilePage() -> impl IntoView {
 #[component]
 fn ProfileForm(me: Me) -> impl IntoView {
     let store = use_store();
-    let nick = RwSignal::new(me.nick_name.clone());
-    let gender = RwSignal::new(index_of(&GENDERS, &me.gender));
-    let birthday = RwSignal::new(birthday_to_input(me.birthday));
-    let open_level = RwSignal::new(index_of(&OPEN_LEVELS, &me.open_level));
-    let friend_level = RwSignal::new(index_of(&FRIEND_LEVELS, &me.friend_level));
-    let msg_policy = RwSignal::new(index_of(&MSG_POLICIES, &me.msg_policy));
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let saved = RwSignal::new(false);
+    let text = |value: String| RwSignal::new(value);
+    let nick = text(me.nick_name.clone());
+    let gender = text(index_of(&GENDERS, &me.gender).to_string());
+    let birthday = text(birthday_to_input(me.birthday));
+    let open_level = text(index_of(&OPEN_LEVELS, &me.open_level).to_string());
+    let friend_level = text(index_of(&FRIEND_LEVELS, &me.friend_level).to_string());
+    let msg_policy = text(index_of(&MSG_POLICIES, &me.msg_policy).to_string());
+    let ok = RwSignal::new(None::<String>);
 
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        saved.set(false);
+    let submit = act(move || async move {
         let Some(birthday) = birthday_from_input(&birthday.get_untracked()) else {
-            error.set(Some("The birthday is not a date.".to_owned()));
-            return;
+            return invalid("The birthday is not a date.");
         };
+        let pick = |len: usize, signal| chosen(signal).min(len - 1);
         let body = UpdateProfile {
             nick_name: Some(nick.get_untracked()),
-            gender: Some(GENDERS[gender.get_untracked()]),
+            gender: Some(GENDERS[pick(GENDERS.len(), gender)]),
             birthday: Some(birthday),
-            open_level: Some(OPEN_LEVELS[open_level.get_untracked()]),
-            friend_level: Some(FRIEND_LEVELS[friend_level.get_untracked()]),
-            msg_policy: Some(MSG_POLICIES[msg_policy.get_untracked()]),
+            open_level: Some(OPEN_LEVELS[pick(OPEN_LEVELS.len(), open_level)]),
+            friend_level: Some(FRIEND_LEVELS[pick(FRIEND_LEVELS.len(), friend_level)]),
+            msg_policy: Some(MSG_POLICIES[pick(MSG_POLICIES.len(), msg_policy)]),
         };
-        run(busy, error, async move {
-            let me: Me = api::patch("/api/me", &body).await?;
-            store.me.set(Some(me));
-            saved.set(true);
-            Ok(())
-        });
-    };
-
+        let me: Me = api::patch("/api/me", &body).await?;
+        store.me.set(Some(me));
+        ok.set(Some("Saved.".to_owned()));
+        Ok(())
+    });
+    let fields = vec![
+        Field::new(
+            "profile-nick",
+            "Nick name",
+            Input::Text("", shared::contacts::MAX_NICK_CHARS),
+            nick,
+        ),
+        Field::new(
+            "profile-gender",
+            "Gender",
+            Input::Select(GENDER_TEXT),
+            gender,
+        ),
+        Field::new("profile-birthday", "Birthday", Input::Date, birthday),
+        Field::new(
+            "profile-open-level",
+            "Who can see your gender and birthday",
+            Input::Select(OPEN_LEVEL_TEXT),
+            open_level,
+        ),
+        Field::new(
+            "profile-friend-level",
+            "Who can add you as a friend",
+            Input::Select(FRIEND_LEVEL_TEXT),
+            friend_level,
+        ),
+        Field::new(
+            "profile-msg-policy",
+            "Who can message you",
+            Input::Select(MSG_POLICY_TEXT),
+            msg_policy,
+        ),
+    ];
     view! {
-        <form id="profile-form" class="card stack" on:submit=submit>
+        <section id="profile" class="card">
             <h2>"Your profile"</h2>
-            <p class="hint">{format!("Your uid is {}. Everyone sees your nick name and uid.", me.uid)}</p>
-            <label class="field">
-                <span class="field-label">"Nick name"</span>
-                <input
-                    id="profile-nick"
-                    type="text"
-                    maxlength=shared::contacts::MAX_NICK_CHARS.to_string()
-                    prop:value=move || nick.get()
-                    on:input=move |ev| nick.set(event_target_value(&ev))
-                />
-            </label>
-            <Choice id="profile-gender" label="Gender" value=gender choices=GENDER_TEXT />
-            <label class="field">
-                <span class="field-label">"Birthday"</span>
-                <input
-                    id="profile-birthday"
-                    type="date"
-                    prop:value=move || birthday.get()
-                    on:input=move |ev| birthday.set(event_target_value(&ev))
-                />
-            </label>
-            <h3>"Privacy"</h3>
-            <Choice
-                id="profile-open-level"
-                label="Who can see your gender and birthday"
-                value=open_level
-                choices=OPEN_LEVEL_TEXT
-            />
-            <Choice
-                id="profile-friend-level"
-                label="Who can add you as a friend"
-                value=friend_level
-                choices=FRIEND_LEVEL_TEXT
-            />
-            <Choice
-                id="profile-msg-policy"
-                label="Who can message you"
-                value=msg_policy
-                choices=MSG_POLICY_TEXT
-            />
-            <button id="profile-save" class="primary" type="submit" disabled=move || busy.get()>
-                {move || if busy.get() { "Saving…" } else { "Save" }}
-            </button>
-            {move || saved.get().then(|| view! { <p id="profile-saved" class="form-ok">"Saved."</p> })}
-            <div id="profile-error">{form_error(error)}</div>
-        </form>
+            <p class="hint">
+                {format!("Your uid is {}. Everyone sees your nick name and uid; the rest follows your privacy choices below.", me.uid)}
+            </p>
+            <Form id="profile-form" fields submit_id="profile-save" submit_label="Save" submit ok />
+        </section>
     }
 }
 

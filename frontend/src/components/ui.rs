@@ -27,15 +27,6 @@ where
 }
 
 /// Runs `work` with `busy` set meanwhile; its error (for people) goes to `error`.
-pub fn run(
-    busy: RwSignal<bool>,
-    error: RwSignal<Option<String>>,
-    work: impl Future<Output = Result<(), ClientError>> + 'static,
-) {
-    run_boxed(busy, error, Box::pin(work));
-}
-
-/// `run`, one copy for every kind of work.
 fn run_boxed(
     busy: RwSignal<bool>,
     error: RwSignal<Option<String>>,
@@ -153,44 +144,153 @@ pub fn form_error(error: RwSignal<Option<String>>) -> impl IntoView {
     }
 }
 
-/// A `<select>` bound to the index of the chosen option, with a sentence under it explaining
-/// that option. `choices` are (short label, explanation for people).
-#[component]
-pub fn Choice(
-    id: &'static str,
-    label: &'static str,
-    value: RwSignal<usize>,
-    choices: &'static [(&'static str, &'static str)],
-) -> impl IntoView {
-    let explain = move || choices.get(value.get()).map_or("", |(_, text)| *text);
-    view! {
-        <label class="field">
-            <span class="field-label">{label}</span>
-            <select
+/// The kind of a form field.
+#[derive(Clone, Copy)]
+pub enum Input {
+    /// A one-line text field: placeholder, longest length in characters.
+    Text(&'static str, usize),
+    /// A text area: longest length in characters.
+    Area(usize),
+    /// A date (its value is `YYYY-MM-DD`).
+    Date,
+    /// A choice among (short label, explanation for people); its value is the index.
+    Select(&'static [(&'static str, &'static str)]),
+}
+
+/// One field of a `Form`, holding its value as text (a `Select`'s is the chosen index).
+pub struct Field {
+    pub id: &'static str,
+    pub label: &'static str,
+    pub input: Input,
+    pub value: RwSignal<String>,
+}
+
+impl Field {
+    pub fn new(
+        id: &'static str,
+        label: &'static str,
+        input: Input,
+        value: RwSignal<String>,
+    ) -> Self {
+        Field {
+            id,
+            label,
+            input,
+            value,
+        }
+    }
+}
+
+/// A `Select` field's chosen index.
+pub fn chosen(value: RwSignal<String>) -> usize {
+    value.with_untracked(|v| v.parse().unwrap_or(0))
+}
+
+fn field_view(field: Field) -> impl IntoView {
+    use leptos::either::EitherOf4;
+    let Field {
+        id,
+        label,
+        input,
+        value,
+    } = field;
+    let on_input = move |ev| value.set(event_target_value(&ev));
+    let control = match input {
+        Input::Text(placeholder, max) => EitherOf4::A(view! {
+            <input
                 id=id
-                on:change=move |ev| {
-                    if let Ok(i) = event_target_value(&ev).parse::<usize>()
-                        && i < choices.len()
-                    {
-                        value.set(i);
-                    }
-                }
-            >
+                type="text"
+                autocomplete="off"
+                placeholder=placeholder
+                maxlength=max.to_string()
+                prop:value=move || value.get()
+                on:input=on_input
+            />
+        }),
+        Input::Area(max) => EitherOf4::B(view! {
+            <textarea
+                id=id
+                rows="2"
+                maxlength=max.to_string()
+                prop:value=move || value.get()
+                on:input=on_input
+            ></textarea>
+        }),
+        Input::Date => EitherOf4::C(view! {
+            <input id=id type="date" prop:value=move || value.get() on:input=on_input />
+        }),
+        Input::Select(choices) => EitherOf4::D(view! {
+            <select id=id on:change=on_input>
                 {choices
                     .iter()
                     .enumerate()
                     .map(|(i, (text, _))| {
+                        let index = i.to_string();
                         view! {
-                            <option value=i.to_string() prop:selected=move || value.get() == i>
+                            <option
+                                value=index.clone()
+                                prop:selected=move || value.with(|v| *v == index)
+                            >
                                 {*text}
                             </option>
                         }
                     })
                     .collect_view()}
             </select>
-            <span class="field-help">{explain}</span>
+        }),
+    };
+    let help = move || match input {
+        Input::Select(choices) => choices
+            .get(value.with(|v| v.parse().unwrap_or(0)))
+            .map_or("", |c| c.1),
+        _ => "",
+    };
+    view! {
+        <label class="field">
+            <span class="field-label">{label}</span>
+            {control}
+            <span class="field-help">{help}</span>
         </label>
     }
+}
+
+/// A form: its fields, a submit button (disabled while the call runs), the call's error or
+/// `ok` text under it. `submit` reads the fields' signals and does the call.
+#[component]
+pub fn Form(
+    id: &'static str,
+    #[prop(optional)] class: &'static str,
+    #[prop(optional)] title: Option<&'static str>,
+    fields: Vec<Field>,
+    submit_id: &'static str,
+    submit_label: &'static str,
+    submit: Action,
+    /// What to say after a success (set by `submit`).
+    ok: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        ok.set(None);
+        run_boxed(busy, error, submit());
+    };
+    view! {
+        <form id=id class=format!("stack {class}") on:submit=on_submit>
+            {title.map(|t| view! { <h3>{t}</h3> })}
+            {fields.into_iter().map(field_view).collect_view()}
+            <button id=submit_id class="primary" type="submit" disabled=move || busy.get()>
+                {move || if busy.get() { "…" } else { submit_label }}
+            </button>
+            {move || ok.get().map(|t| view! { <p class="form-ok">{t}</p> })}
+            {form_error(error)}
+        </form>
+    }
+}
+
+/// A rule the client checks before sending: `Err` with the message for people.
+pub fn invalid<T>(message: &str) -> Result<T, ClientError> {
+    Err(ClientError::Invalid(message.to_owned()))
 }
 
 /// The index of `value` in `values` (0 when absent).
