@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub fn ContactsPage() -> impl IntoView {
     let store = use_store();
     view! {
-        <main id="page-contacts" class="page" class:hidden=move || store.tab.get() != Tab::Contacts>
+        <main id="page-contacts" class="page" class:hidden=Signal::derive(move || store.tab.get() != Tab::Contacts)>
             <div class="page-grid">
                 <InviteConfirm />
                 <Requests />
@@ -111,12 +111,12 @@ fn InviteConfirm() -> impl IntoView {
         <section
             id="invite-confirm"
             class="card highlight"
-            prop:hidden=move || store.pending_add.with(Option::is_none) && done.with(Option::is_none)
+            prop:hidden=Signal::derive(move || store.pending_add.with(Option::is_none) && done.with(Option::is_none))
         >
             <h2>"Friend invite link"</h2>
             <p id="invite-confirm-text">{text}</p>
             <div class="button-row">
-                <span prop:hidden=move || !asking()>
+                <span prop:hidden=Signal::derive(move || !asking())>
                     <ActionButton
                         id="invite-confirm-send"
                         class="primary"
@@ -216,9 +216,9 @@ fn Requests() -> impl IntoView {
         <section
             id="friend-requests"
             class="card"
-            prop:hidden=move || {
+            prop:hidden=Signal::derive(move || {
                 store.friend_requests.with(|r| r.incoming.is_empty() && r.outgoing.is_empty())
-            }
+            })
         >
             <h2>"Friend requests"</h2>
             <h3>"To you"</h3>

@@ -67,7 +67,7 @@ fn group_link(gid: GroupId) -> String {
 pub fn GroupsPage() -> impl IntoView {
     let store = use_store();
     view! {
-        <main id="page-groups" class="page" class:hidden=move || store.tab.get() != Tab::Groups>
+        <main id="page-groups" class="page" class:hidden=Signal::derive(move || store.tab.get() != Tab::Groups)>
             <div class="page-grid">
                 <JoinPrompt />
                 <Invitations />
@@ -175,12 +175,12 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
             <p id="join-status" class="form-ok" data-member=move || member().to_string() data-pending=move || pending().to_string()>
                 {status}
             </p>
-            <div class="stack" prop:hidden=move || !can_join()>
+            <div class="stack" prop:hidden=Signal::derive(move || !can_join())>
                 <input
                     id="join-group-note"
                     type="text"
                     placeholder="A note for the admins (optional)"
-                    prop:hidden=move || policy() != Some(JoinPolicy::Approval)
+                    prop:hidden=Signal::derive(move || policy() != Some(JoinPolicy::Approval))
                     prop:value=move || note.get()
                     on:input=move |ev| note.set(event_target_value(&ev))
                 />
@@ -190,7 +190,7 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
                 <button
                     type="button"
                     class="primary"
-                    prop:hidden=move || !member()
+                    prop:hidden=Signal::derive(move || !member())
                     on:click=move |_| actions::open_chat(store, ChatKey::Group(gid))
                 >
                     "Open the chat"
@@ -258,16 +258,16 @@ fn Invitations() -> impl IntoView {
         <section
             id="group-invitations"
             class="card"
-            prop:hidden=move || {
+            prop:hidden=Signal::derive(move || {
                 store.group_invites.with(|i| i.incoming.is_empty() && i.outgoing.is_empty())
-            }
+            })
         >
             <h2>"Invitations"</h2>
             <ul id="group-invites" class="rows">
                 {incoming}
             </ul>
             {none}
-            <h3 prop:hidden=move || store.group_invites.with(|i| i.outgoing.is_empty())>
+            <h3 prop:hidden=Signal::derive(move || store.group_invites.with(|i| i.outgoing.is_empty()))>
                 "Sent by you"
             </h3>
             <ul id="sent-invites" class="rows">
@@ -504,7 +504,7 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
                 >
                     "Open the chat"
                 </button>
-                <span prop:hidden=move || owner() || role.get().is_none()>
+                <span prop:hidden=Signal::derive(move || owner() || role.get().is_none())>
                     <ActionButton
                         id="group-leave"
                         label="Leave the group"
@@ -512,7 +512,7 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
                         action=leave
                     />
                 </span>
-                <span prop:hidden=move || !owner()>
+                <span prop:hidden=Signal::derive(move || !owner())>
                     <ActionButton
                         id="group-dissolve"
                         class="danger"
@@ -522,12 +522,12 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
                     />
                 </span>
             </div>
-            <p class="hint" prop:hidden=move || !owner()>
+            <p class="hint" prop:hidden=Signal::derive(move || !owner())>
                 "As the owner you cannot leave: hand the group to another member first, or dissolve it."
             </p>
-            <div prop:hidden=move || {
+            <div prop:hidden=Signal::derive(move || {
                 info.with(|g| g.as_ref().is_none_or(|g| g.join_policy == JoinPolicy::InviteOnly))
-            }>
+            })>
                 <h3>"Link to join"</h3>
                 <CopyField
                     value=Signal::derive(move || group_link(gid))

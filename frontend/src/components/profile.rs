@@ -94,7 +94,7 @@ pub fn ProfilePage() -> impl IntoView {
     // Rebuilt when the user changes, not when the saved profile comes back.
     let uid = Memo::new(move |_| store.me.with(|m| m.as_ref().map(|m| m.uid)));
     view! {
-        <main id="page-profile" class="page" class:hidden=move || store.tab.get() != Tab::Profile>
+        <main id="page-profile" class="page" class:hidden=Signal::derive(move || store.tab.get() != Tab::Profile)>
             <div class="page-grid">
                 {move || match uid.get().and_then(|_| store.me.get_untracked()) {
                     Some(me) => view! { <ProfileForm me /> }.into_any(),
