@@ -14,7 +14,7 @@ pub struct Config {
     #[arg(long, env = "COURIER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Directory for the SQLite database (and later uploaded files). Created if missing.
+    /// Directory for the SQLite database and uploaded files (`files/`). Created if missing.
     #[arg(long, env = "COURIER_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
@@ -71,9 +71,34 @@ pub struct Config {
     #[arg(long, env = "COURIER_NODE_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
     pub node_timeout: Duration,
 
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (file uploads have their own limit).
     #[arg(long, env = "COURIER_MAX_BODY", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+
+    /// Largest file a user may upload, in bytes.
+    #[arg(long, env = "COURIER_MAX_FILE_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub max_file_bytes: u64,
+
+    /// Most uploads one user may have pending (created, not yet complete); more get
+    /// `too_many_uploads` until some complete or expire.
+    #[arg(long, env = "COURIER_MAX_PENDING_UPLOADS", default_value_t = 20)]
+    pub max_pending_uploads: u32,
+
+    /// An upload not completed this long after it was created fails (`expired`) and its
+    /// partial bytes are deleted.
+    #[arg(long, env = "COURIER_UPLOAD_EXPIRY", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub upload_expiry: Duration,
+
+    /// Where complete files go: unset for the directory `files/` in the data directory, or
+    /// `s3://BUCKET[/PREFIX]` for an S3-compatible object store (credentials and region from the
+    /// usual AWS_* variables). Uploads are always received into the data directory first.
+    #[arg(long, env = "COURIER_FILE_STORE")]
+    pub file_store: Option<String>,
+
+    /// Endpoint of an S3-compatible store that is not AWS (for example http://127.0.0.1:9000
+    /// for MinIO); same as AWS_ENDPOINT. Plain http also needs AWS_ALLOW_HTTP=true.
+    #[arg(long, env = "COURIER_FILE_STORE_ENDPOINT")]
+    pub file_store_endpoint: Option<String>,
 }
 
 impl Config {

@@ -2,6 +2,7 @@
 //! Each `parse` turns raw input into a type that is valid by construction.
 
 pub mod contacts;
+pub mod files;
 pub mod groups;
 
 use shared::{
@@ -29,6 +30,8 @@ pub enum ValidationError {
     NegativeCursor,
     #[error("seq must not be negative")]
     NegativeSeq,
+    #[error("{0}")]
+    InvalidAttachment(&'static str),
 }
 
 /// The content of a message, checked against its type's rules.
@@ -36,11 +39,15 @@ pub enum ValidationError {
 pub struct MessageContent {
     msg_type: MsgType,
     text: String,
+    /// The parsed content of a file or image message.
+    attachment: Option<shared::files::Attachment>,
 }
 
 impl MessageContent {
     /// Text must contain something besides whitespace and be at most `MAX_TEXT_CHARS` long.
+    /// Files and images carry an attachment as JSON (see [`files::parse_attachment`]).
     pub fn parse(msg_type: MsgType, content: String) -> Result<Self, ValidationError> {
+        let mut attachment = None;
         match msg_type {
             MsgType::Text => {
                 if content.trim().is_empty() {
@@ -50,11 +57,20 @@ impl MessageContent {
                     return Err(ValidationError::ContentTooLarge);
                 }
             }
+            MsgType::File | MsgType::Image => {
+                attachment = Some(files::parse_attachment(msg_type, &content)?);
+            }
         }
         Ok(Self {
             msg_type,
             text: content,
+            attachment,
         })
+    }
+
+    /// The attachment of a file or image message.
+    pub fn attachment(&self) -> Option<&shared::files::Attachment> {
+        self.attachment.as_ref()
     }
 
     pub fn msg_type(&self) -> MsgType {

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod files;
 pub mod http;
 pub mod notify;
 pub mod service;

@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::http;
 use crate::notify::{self, Notifier};
-use crate::service::{AppState, events, presence};
+use crate::service::{AppState, events, files, presence};
 use crate::store::{Backend, Store, StoreError};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +29,8 @@ pub enum StartupError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("cannot open the file store: {0}")]
+    FileStore(#[from] crate::files::StorageError),
 }
 
 /// A built, bound, not yet serving Courier.
@@ -52,6 +54,11 @@ impl Application {
             .clone()
             .unwrap_or_else(|| Store::sqlite_url(&config.data_dir));
         let store = Store::open(&database_url, config.db_pool, &node).await?;
+        let file_storage = crate::files::FileStorage::open(
+            &config.data_dir,
+            config.file_store.as_deref(),
+            config.file_store_endpoint.as_deref(),
+        )?;
         let notifier = Notifier::new();
         store.publish_to(notifier.clone());
         let listener_task = (store.backend() == Backend::Postgres).then(|| {
@@ -81,6 +88,7 @@ impl Application {
             notifier,
             config: Arc::new(config),
             presence: Arc::default(),
+            files: Arc::new(files::Files::new(file_storage)),
         };
         Ok(Self {
             listener,
@@ -115,6 +123,7 @@ impl Application {
         state.store.heartbeat(crate::service::now_millis()).await?;
         let sweeper = tokio::spawn(presence::sweep_forever(state.clone()));
         let arrivals = tokio::spawn(presence::record_changes_forever(state.clone()));
+        let upload_sweeper = tokio::spawn(files::sweep_forever(state.clone()));
         let notifier = state.notifier.clone();
         let store = state.store.clone();
         tracing::info!(addr = %self.addr, "listening");
@@ -129,6 +138,7 @@ impl Application {
         pruner.abort();
         sweeper.abort();
         arrivals.abort();
+        upload_sweeper.abort();
         if let Some(task) = self.listener_task {
             task.abort();
         }

@@ -205,6 +205,45 @@ impl Api {
     }
 }
 
+impl Api {
+    /// `POST /api/files`, expecting 201.
+    pub async fn create_file(
+        &self,
+        user: &User,
+        file: &shared::files::NewFile,
+    ) -> Result<shared::files::FileCreated, Error> {
+        let response = self
+            .pool(0)
+            .post(format!("{}/api/files", self.base))
+            .bearer_auth(&user.token)
+            .json(file)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await?;
+        expect(response, StatusCode::CREATED).await
+    }
+
+    /// `PUT /api/files/{id}/content` of the whole file in one request, expecting 200.
+    pub async fn upload(
+        &self,
+        user: &User,
+        id: &shared::files::FileId,
+        data: reqwest::Body,
+    ) -> Result<shared::files::FileInfo, Error> {
+        let response = self
+            .pool(0)
+            .put(format!("{}/api/files/{id}/content", self.base))
+            .bearer_auth(&user.token)
+            .header("Upload-Offset", "0")
+            .header("Content-Type", "application/octet-stream")
+            .body(data)
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await?;
+        expect(response, StatusCode::OK).await
+    }
+}
+
 /// Decodes the body when the status is `status`, else reports the status and the body.
 async fn expect<T: serde::de::DeserializeOwned>(
     response: reqwest::Response,

@@ -102,6 +102,14 @@ struct RunArgs {
     #[arg(long, default_value_t = 5)]
     starts: usize,
 
+    /// Upload scenario: size of each uploaded file, in MB (at most Courier's --max-file-bytes).
+    #[arg(long, default_value_t = 64)]
+    upload_mb: usize,
+
+    /// Upload scenario: files uploaded, one after the other.
+    #[arg(long, default_value_t = 5)]
+    uploads: usize,
+
     /// Runs every scenario very small (a few seconds in all), for CI.
     #[arg(long)]
     tiny: bool,
@@ -117,6 +125,7 @@ enum Which {
     Fanout,
     Frontend,
     Startup,
+    Upload,
 }
 
 fn main() -> ExitCode {
@@ -173,6 +182,9 @@ async fn run(args: RunArgs) -> ExitCode {
     if wanted(Which::Startup) {
         ok &= scenarios::startup::run(&settings).await;
     }
+    if wanted(Which::Upload) {
+        ok &= scenarios::upload::run(&settings).await;
+    }
     if ok {
         ExitCode::SUCCESS
     } else {
@@ -220,5 +232,7 @@ fn settings(args: &RunArgs) -> Result<scenarios::Settings, error::Error> {
         fanout: if tiny { vec![20] } else { args.fanout.clone() },
         dist: args.dist.clone(),
         starts: if tiny { 3 } else { args.starts.max(1) },
+        upload_mb: if tiny { 4 } else { args.upload_mb.max(2) },
+        uploads: if tiny { 2 } else { args.uploads.max(1) },
     })
 }

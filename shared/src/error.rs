@@ -87,6 +87,32 @@ pub enum ErrorCode {
     OwnerCannotLeave,
     /// 400: a role that cannot be set this way (only admin or member).
     InvalidRole,
+    /// 404: no such file, or the caller may not see it.
+    FileNotFound,
+    /// 404: a message refers to a file that does not exist or that the sender did not upload.
+    UnknownFile,
+    /// 400: a file or image message's content is not a valid attachment (name, mime, size,
+    /// inline data larger than 1 KB, or data that does not match its size).
+    InvalidAttachment,
+    /// 400: a new file's name, mime type, size or SHA-256 is malformed.
+    InvalidFile,
+    /// 413: the file is larger than the server accepts (`--max-file-bytes`).
+    FileTooLarge,
+    /// 429: too many uploads are still pending; finish or abandon some first.
+    TooManyUploads,
+    /// 400: more bytes arrived than the file's declared size; the upload failed.
+    SizeMismatch,
+    /// 400: the bytes do not hash to the declared SHA-256; the upload failed.
+    ChecksumMismatch,
+    /// 409: `Upload-Offset` is not the number of bytes received so far (the answer's
+    /// `Upload-Offset` header has it), or another upload of the file is running.
+    UploadOffsetMismatch,
+    /// 409: the upload is over (complete or failed); no more bytes are accepted.
+    UploadClosed,
+    /// 409: the file is not ready (still uploading, or failed).
+    FileNotReady,
+    /// 416: the `Range` of a download lies beyond the bytes there are.
+    RangeNotSatisfiable,
     /// 429: too many requests; retry later.
     RateLimited,
     /// 500: something broke on the server; the message says nothing more.
@@ -135,6 +161,18 @@ impl ErrorCode {
             ErrorCode::InviteOnly => "invite_only",
             ErrorCode::OwnerCannotLeave => "owner_cannot_leave",
             ErrorCode::InvalidRole => "invalid_role",
+            ErrorCode::FileNotFound => "file_not_found",
+            ErrorCode::UnknownFile => "unknown_file",
+            ErrorCode::InvalidAttachment => "invalid_attachment",
+            ErrorCode::InvalidFile => "invalid_file",
+            ErrorCode::FileTooLarge => "file_too_large",
+            ErrorCode::TooManyUploads => "too_many_uploads",
+            ErrorCode::SizeMismatch => "size_mismatch",
+            ErrorCode::ChecksumMismatch => "checksum_mismatch",
+            ErrorCode::UploadOffsetMismatch => "upload_offset_mismatch",
+            ErrorCode::UploadClosed => "upload_closed",
+            ErrorCode::FileNotReady => "file_not_ready",
+            ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",

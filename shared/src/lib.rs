@@ -9,6 +9,7 @@ use std::fmt;
 
 pub mod contacts;
 pub mod error;
+pub mod files;
 pub mod groups;
 pub use error::{ErrorBody, ErrorCode};
 pub use groups::GroupId;
@@ -130,6 +131,10 @@ pub enum Target {
 #[serde(rename_all = "snake_case")]
 pub enum MsgType {
     Text,
+    /// A file: `content` is a [`files::Attachment`] as JSON.
+    File,
+    /// An image, shown inline: `content` is a [`files::Attachment`] as JSON.
+    Image,
 }
 
 /// `POST /api/messages` body.
@@ -275,6 +280,9 @@ pub enum Event {
     Group { gid: GroupId, time: Millis },
     /// A group's member list or roles changed.
     GroupMembers { gid: GroupId },
+    /// An uploaded file sent in one of the user's conversations (or uploaded by the user) is
+    /// complete: download it now.
+    FileReady { file: files::FileInfo },
     /// An event kind this client does not know yet (newer server). Clients skip it.
     #[serde(other)]
     Unknown,

@@ -55,6 +55,7 @@ impl ApiError {
                         ValidationError::InvalidParameter(_) => C::InvalidParameter,
                         ValidationError::NegativeCursor => C::InvalidCursor,
                         ValidationError::NegativeSeq => C::InvalidSeq,
+                        ValidationError::InvalidAttachment(_) => C::InvalidAttachment,
                     },
                 ),
                 ServiceError::Unauthenticated => (S::UNAUTHORIZED, C::Unauthenticated),
@@ -63,7 +64,9 @@ impl ApiError {
                 ServiceError::SeqOutOfRange { .. } => (S::BAD_REQUEST, C::InvalidSeq),
                 ServiceError::CursorAhead { .. } => (S::BAD_REQUEST, C::InvalidCursor),
                 ServiceError::Refused { code, .. } => (status_of(*code), *code),
-                ServiceError::Store(_) => (S::INTERNAL_SERVER_ERROR, C::Internal),
+                ServiceError::Store(_) | ServiceError::Storage(_) => {
+                    (S::INTERNAL_SERVER_ERROR, C::Internal)
+                }
             },
         }
     }
@@ -86,12 +89,20 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | C::NotFound
         | C::NotFriends
         | C::RequestNotFound
-        | C::GroupNotFound => StatusCode::NOT_FOUND,
-        C::AlreadyFriends | C::AlreadyMember | C::OwnerCannotLeave => StatusCode::CONFLICT,
+        | C::GroupNotFound
+        | C::FileNotFound
+        | C::UnknownFile => StatusCode::NOT_FOUND,
+        C::AlreadyFriends
+        | C::AlreadyMember
+        | C::OwnerCannotLeave
+        | C::UploadOffsetMismatch
+        | C::UploadClosed
+        | C::FileNotReady => StatusCode::CONFLICT,
         C::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        C::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        C::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        C::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        C::PayloadTooLarge | C::FileTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        C::RateLimited | C::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
         C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         C::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,

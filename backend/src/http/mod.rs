@@ -5,6 +5,7 @@ mod contacts;
 pub mod error;
 mod events;
 pub mod extract;
+mod files;
 mod groups;
 mod messages;
 mod origin;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(contacts::router())
         .merge(groups::router())
         .merge(presence::router())
+        .merge(files::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state.clone(), origin::check))

@@ -18,6 +18,7 @@ pub async fn send(
 ) -> Result<SendAck, ServiceError> {
     let client_msg_id = domain::parse_client_msg_id(request.client_msg_id)?;
     let content = MessageContent::parse(request.msg_type, request.content)?;
+    let file = super::files::check_attachment(state, sender, content.attachment()).await?;
     let conversation = match request.to {
         Target::User(recipient) => {
             let conversation = domain::direct_conversation(sender, recipient)?;
@@ -64,6 +65,10 @@ pub async fn send(
             .into());
         }
     };
+    if let Some(file) = &file {
+        // Also on a retry: linking is idempotent, and a lost first answer may have missed it.
+        super::files::link(state, file, &message.conversation, message.seq).await?;
+    }
     Ok(SendAck {
         msg_id: message.msg_id,
         conversation: message.conversation,

@@ -3,6 +3,7 @@
 
 pub mod contacts;
 pub mod events;
+pub mod files;
 pub mod groups;
 pub mod messages;
 pub mod presence;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// This node's polls, for presence (see [`presence`]).
     pub presence: Arc<presence::Tracker>,
+    /// File bytes and this node's running uploads (see [`files`]).
+    pub files: Arc<files::Files>,
 }
 
 /// Why a use case refused or failed.
@@ -51,6 +54,8 @@ pub enum ServiceError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Storage(#[from] crate::files::StorageError),
 }
 
 impl ServiceError {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod contacts;
+pub mod files;
 pub mod groups;
 pub mod lists;
 mod presence;
@@ -758,12 +759,16 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 fn msg_type_str(t: MsgType) -> &'static str {
     match t {
         MsgType::Text => "text",
+        MsgType::File => "file",
+        MsgType::Image => "image",
     }
 }
 
 fn parse_msg_type(s: &str) -> Result<MsgType, StoreError> {
     match s {
         "text" => Ok(MsgType::Text),
+        "file" => Ok(MsgType::File),
+        "image" => Ok(MsgType::Image),
         other => Err(StoreError::Corrupt(format!("unknown msg_type {other:?}"))),
     }
 }

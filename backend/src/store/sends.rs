@@ -689,11 +689,26 @@ where
         }
         query.fetch_all(&mut *tx).await?;
     }
-    let cases = (0..n)
-        .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut next_param = 2 * n + 1;
+    // When every row takes the same count (a group message: one event per member), a constant
+    // increment; otherwise a CASE, which SQLite evaluates arm by arm for each row.
+    let same = counts
+        .values()
+        .next()
+        .copied()
+        .filter(|c| counts.values().all(|n| n == c));
+    let (increment, mut next_param) = match same {
+        Some(_) => ("$1".to_owned(), 2),
+        None => (
+            format!(
+                "CASE {key} {} ELSE 0 END",
+                (0..n)
+                    .map(|i| format!("WHEN ${} THEN ${}", 2 * i + 1, 2 * i + 2))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            2 * n + 1,
+        ),
+    };
     let also = match also_set {
         Some((name, _)) => {
             next_param += 1;
@@ -702,13 +717,18 @@ where
         None => String::new(),
     };
     let sql = format!(
-        "UPDATE {table} SET {column} = {column} + CASE {key} {cases} ELSE 0 END{also} \
+        "UPDATE {table} SET {column} = {column} + {increment}{also} \
          WHERE {key} IN ({}) RETURNING {key}, {column}",
         placeholders(next_param, n)
     );
     let mut query = sqlx::query(&sql);
-    for (k, count) in counts {
-        query = query.bind(k.clone()).bind(*count);
+    match same {
+        Some(count) => query = query.bind(count),
+        None => {
+            for (k, count) in counts {
+                query = query.bind(k.clone()).bind(*count);
+            }
+        }
     }
     if let Some((_, value)) = also_set {
         query = query.bind(value);

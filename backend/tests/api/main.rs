@@ -36,6 +36,7 @@ macro_rules! store_test {
 mod bad_input;
 mod contacts;
 mod crash;
+mod files;
 mod group_commit;
 mod groups;
 mod helpers;

@@ -7,6 +7,7 @@ pub mod latency;
 pub mod parked;
 pub mod sends;
 pub mod startup;
+pub mod upload;
 
 use crate::error::Error;
 use crate::server::{Binaries, Kind};
@@ -33,6 +34,9 @@ pub struct Settings {
     pub fanout: Vec<usize>,
     pub dist: PathBuf,
     pub starts: usize,
+    /// Upload scenario: size of each file, in MB, and how many.
+    pub upload_mb: usize,
+    pub uploads: usize,
 }
 
 /// Prints one scenario's JSON line and flushes it, so that a later crash cannot swallow it.
