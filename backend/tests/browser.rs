@@ -320,3 +320,363 @@ fn two_guests_chat_live_and_a_reload_keeps_identity_and_history() {
         delivered.as_millis()
     );
 }
+
+/// With `COURIER_SCREENSHOTS=DIR`, saves a PNG of the page as DIR/NAME.png (to look at the UI).
+fn snapshot(tab: &Tab, name: &str) {
+    let Ok(dir) = std::env::var("COURIER_SCREENSHOTS") else {
+        return;
+    };
+    let png = tab
+        .capture_screenshot(
+            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+            None,
+            None,
+            true,
+        )
+        .expect("screenshot");
+    std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+fn click(tab: &Tab, selector: &str) {
+    tab.wait_for_element(selector)
+        .unwrap_or_else(|e| panic!("{selector}: {e}"))
+        .click()
+        .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+}
+
+fn type_into(tab: &Tab, selector: &str, text: &str) {
+    click(tab, selector);
+    tab.type_str(text).expect("type");
+}
+
+fn present(selector: &str) -> String {
+    format!("!!document.querySelector({})", js(selector))
+}
+
+fn eval_number(tab: &Tab, expression: &str) -> f64 {
+    tab.evaluate(expression, false)
+        .ok()
+        .and_then(|r| r.value)
+        .and_then(|v| v.as_f64())
+        .unwrap_or(f64::NAN)
+}
+
+#[test]
+fn two_people_become_friends_chat_in_a_group_and_a_reload_transfers_no_unchanged_lists() {
+    if !prerequisites_present() {
+        return;
+    }
+    let server = start_server();
+    let alice = person();
+    let bob = person();
+    for p in [&alice, &bob] {
+        p.tab
+            .set_default_timeout(WAIT)
+            .navigate_to(&server.base)
+            .expect("navigate")
+            .wait_until_navigated()
+            .expect("page loads");
+    }
+    let (_, alice_uid) = identity(&alice.tab);
+    let (_, bob_uid) = identity(&bob.tab);
+    for p in [&alice, &bob] {
+        wait_until(
+            &p.tab,
+            "the stream to be live",
+            "document.querySelector('#sync-status')?.dataset.state === 'live'",
+        );
+    }
+
+    // Alice asks Bob to be friends, by uid.
+    click(&alice.tab, "#tab-contacts");
+    type_into(&alice.tab, "#add-friend-input", &bob_uid.to_string());
+    click(&alice.tab, "#add-friend-send");
+    wait_until(
+        &alice.tab,
+        "Alice's pending request to Bob",
+        &present(&format!(
+            "#outgoing-requests .friend-request[data-uid='{bob_uid}']"
+        )),
+    );
+
+    // Bob sees it live (the Contacts tab counts it), opens Contacts and accepts.
+    wait_until(
+        &bob.tab,
+        "the request badge on Bob's Contacts tab",
+        "(document.querySelector('#tab-contacts .badge')?.innerText || '').trim() === '1'",
+    );
+    click(&bob.tab, "#tab-contacts");
+    snapshot(&bob.tab, "contacts-incoming-request");
+    click(
+        &bob.tab,
+        &format!("#incoming-requests .friend-request[data-uid='{alice_uid}'] .accept"),
+    );
+
+    // Both see each other as friends, without reloading.
+    wait_until(
+        &bob.tab,
+        "Alice in Bob's friend list",
+        &present(&format!("#friend-list .friend[data-uid='{alice_uid}']")),
+    );
+    wait_until(
+        &alice.tab,
+        "Bob in Alice's friend list",
+        &present(&format!("#friend-list .friend[data-uid='{bob_uid}']")),
+    );
+    wait_until(
+        &alice.tab,
+        "the request gone from Alice's outgoing list",
+        &format!(
+            "!{}",
+            present(&format!(
+                "#outgoing-requests .friend-request[data-uid='{bob_uid}']"
+            ))
+        ),
+    );
+
+    // Alice creates a group and invites Bob.
+    click(&alice.tab, "#tab-groups");
+    type_into(&alice.tab, "#group-name", "Weekend plans");
+    click(&alice.tab, "#create-group-submit");
+    wait_until(
+        &alice.tab,
+        "the new group's details",
+        "!!document.querySelector('#group-detail[data-gid]') && !!document.querySelector('#group-list .group-item[data-gid]')",
+    );
+    let gid = eval_string(
+        &alice.tab,
+        "document.querySelector('#group-detail').dataset.gid",
+    );
+    assert!(!gid.is_empty(), "the group has an id");
+    snapshot(&alice.tab, "group-details-owner");
+    type_into(&alice.tab, "#group-invite-uid", &bob_uid.to_string());
+    click(&alice.tab, "#group-invite-send");
+    wait_until(
+        &alice.tab,
+        "the invitation to be sent",
+        &present("#group-invite .form-ok"),
+    );
+
+    // Bob sees the invitation live, accepts it, and the group shows in his list.
+    wait_until(
+        &bob.tab,
+        "the invitation badge on Bob's Groups tab",
+        "(document.querySelector('#tab-groups .badge')?.innerText || '').trim() === '1'",
+    );
+    click(&bob.tab, "#tab-groups");
+    click(
+        &bob.tab,
+        &format!("#group-invites .group-invite[data-gid='{gid}'] .invite-accept"),
+    );
+    let bob_group = format!("#group-list .group-item[data-gid='{gid}']");
+    wait_until(
+        &bob.tab,
+        "the group in Bob's list, with its name",
+        &format!(
+            "(document.querySelector({})?.querySelector('.row-title')?.innerText || '') === 'Weekend plans'",
+            js(&bob_group)
+        ),
+    );
+
+    // Bob opens the group's chat and writes; Alice sees it live, with Bob's nick, and answers.
+    click(&bob.tab, &format!("{bob_group} .row-open"));
+    wait_until(
+        &bob.tab,
+        "the group chat open for Bob",
+        &present(&format!("#chat[data-gid='{gid}']")),
+    );
+    type_and_send(&bob.tab, "Hello group from Bob");
+    wait_until(
+        &bob.tab,
+        "Bob's group message acknowledged",
+        &message_visible("Hello group from Bob", ".mine[data-state='sent']"),
+    );
+    click(&alice.tab, "#tab-chats");
+    let alice_item = format!(".conversation-item[data-gid='{gid}']");
+    click(&alice.tab, &alice_item);
+    wait_until(
+        &alice.tab,
+        "Bob's message in Alice's group chat",
+        &message_visible("Hello group from Bob", ".theirs"),
+    );
+    let bob_nick = eval_string(
+        &bob.tab,
+        "document.querySelector('#me').innerText.replace(/^you are /, '').replace(/ \\(uid \\d+\\)$/, '')",
+    );
+    wait_until(
+        &alice.tab,
+        "Bob's nick over his group message",
+        &format!(
+            "Array.from(document.querySelectorAll('#history .message.theirs .sender')).some(s => s.innerText === {})",
+            js(&bob_nick)
+        ),
+    );
+    snapshot(&alice.tab, "group-chat");
+    type_and_send(&alice.tab, "Hi Bob, see you Saturday");
+    wait_until(
+        &bob.tab,
+        "Alice's group message in Bob's open chat",
+        &message_visible("Hi Bob, see you Saturday", ".theirs"),
+    );
+
+    // Alice reloads: both lists are unchanged, so the sync answers `unchanged` and no profile or
+    // group details travel again (the client sends the `time` of every copy it holds).
+    alice
+        .tab
+        .reload(false, None)
+        .expect("reload")
+        .wait_until_navigated()
+        .expect("reloaded");
+    identity(&alice.tab);
+    wait_until(
+        &alice.tab,
+        "the first list sync after the reload",
+        "(window.courierDebug?.listSyncs || 0) >= 1",
+    );
+    assert_eq!(
+        eval_string(&alice.tab, "window.courierDebug.lastListSync"),
+        "friend:unchanged group:unchanged"
+    );
+    assert_eq!(
+        eval_number(&alice.tab, "window.courierDebug.profilesReceived || 0"),
+        0.0,
+        "no profile was sent again"
+    );
+    assert_eq!(
+        eval_number(&alice.tab, "window.courierDebug.groupsReceived || 0"),
+        0.0,
+        "no group was sent again"
+    );
+    // The cached lists show at once after the reload.
+    click(&alice.tab, "#tab-contacts");
+    wait_until(
+        &alice.tab,
+        "Bob in Alice's friend list after the reload",
+        &present(&format!("#friend-list .friend[data-uid='{bob_uid}']")),
+    );
+    snapshot(&alice.tab, "contacts-friends");
+    click(&alice.tab, "#tab-groups");
+    wait_until(
+        &alice.tab,
+        "the group in Alice's list after the reload",
+        &format!(
+            "(document.querySelector({})?.querySelector('.row-title')?.innerText || '') === 'Weekend plans'",
+            js(&format!("#group-list .group-item[data-gid='{gid}']"))
+        ),
+    );
+    click(&alice.tab, "#tab-profile");
+    wait_until(&alice.tab, "the profile form", &present("#profile-nick"));
+    snapshot(&alice.tab, "profile");
+}
+
+#[test]
+fn an_invite_link_sends_a_friend_request_and_a_join_link_waits_for_approval() {
+    if !prerequisites_present() {
+        return;
+    }
+    let server = start_server();
+    let alice = person();
+    let carol = person();
+    alice
+        .tab
+        .set_default_timeout(WAIT)
+        .navigate_to(&server.base)
+        .expect("navigate")
+        .wait_until_navigated()
+        .expect("page loads");
+    let (_, alice_uid) = identity(&alice.tab);
+    wait_until(
+        &alice.tab,
+        "Alice's stream to be live",
+        "document.querySelector('#sync-status')?.dataset.state === 'live'",
+    );
+
+    // Alice's invite link, and a group that asks for approval (the default policy).
+    click(&alice.tab, "#tab-contacts");
+    wait_until(
+        &alice.tab,
+        "Alice's invite link",
+        "(document.querySelector('#my-invite-link')?.value || '').includes('/?add=')",
+    );
+    let link = eval_string(
+        &alice.tab,
+        "document.querySelector('#my-invite-link').value",
+    );
+    click(&alice.tab, "#tab-groups");
+    type_into(&alice.tab, "#group-name", "Book club");
+    click(&alice.tab, "#create-group-submit");
+    wait_until(
+        &alice.tab,
+        "the group's join link",
+        "(document.querySelector('#group-link')?.value || '').includes('/?join=')",
+    );
+    let join_link = eval_string(&alice.tab, "document.querySelector('#group-link').value");
+
+    // Carol opens the invite link: nothing is sent until she confirms.
+    carol
+        .tab
+        .set_default_timeout(WAIT)
+        .navigate_to(&link)
+        .expect("navigate")
+        .wait_until_navigated()
+        .expect("page loads");
+    let (_, carol_uid) = identity(&carol.tab);
+    wait_until(
+        &carol.tab,
+        "the invite confirmation",
+        &present("#invite-confirm:not([hidden]) #invite-confirm-send"),
+    );
+    click(&carol.tab, "#invite-confirm-send");
+    wait_until(
+        &carol.tab,
+        "the request to be sent",
+        "(document.querySelector('#invite-confirm-text')?.innerText || '').startsWith('Request sent')",
+    );
+    wait_until(
+        &alice.tab,
+        "Carol's request at Alice, live",
+        &present(&format!(
+            "#incoming-requests .friend-request[data-uid='{carol_uid}']"
+        )),
+    );
+
+    // Carol opens the group's join link and asks to join; Alice lets her in from the group's
+    // details; Carol sees that she is a member, without reloading.
+    carol
+        .tab
+        .navigate_to(&join_link)
+        .expect("navigate")
+        .wait_until_navigated()
+        .expect("page loads");
+    wait_until(
+        &carol.tab,
+        "the group's name on the join card",
+        "(document.querySelector('#join-prompt .join-group-name')?.innerText || '') === 'Book club'",
+    );
+    click(&carol.tab, "#join-group-send");
+    wait_until(
+        &carol.tab,
+        "the pending state",
+        "document.querySelector('#join-status')?.dataset.pending === 'true'",
+    );
+    let request = format!("#join-requests .join-request[data-uid='{carol_uid}']");
+    wait_until(
+        &alice.tab,
+        "Carol's join request in the open group details, live",
+        &present(&request),
+    );
+    click(&alice.tab, &format!("{request} .join-approve"));
+    wait_until(
+        &carol.tab,
+        "Carol to be a member",
+        "document.querySelector('#join-status')?.dataset.member === 'true'",
+    );
+    wait_until(
+        &alice.tab,
+        "Carol in the member list",
+        &present(&format!(
+            "#group-members .member[data-uid='{carol_uid}'][data-role='member']"
+        )),
+    );
+    assert_ne!(alice_uid, carol_uid);
+}

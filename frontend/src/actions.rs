@@ -3,7 +3,7 @@
 
 use crate::api::{self, ClientError, Page};
 use crate::state::{
-    ChatMessage, SendState, Store, Thread, sort_summaries, summary_apply_message,
+    ChatKey, ChatMessage, SendState, Store, Thread, sort_summaries, summary_apply_message,
     summary_apply_read,
 };
 use crate::util;
@@ -11,7 +11,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::{
     ClientMsgId, ConversationId, ErrorCode, Event, Me, Message, MsgType, SendAck, SendMessage, Seq,
-    Target, UserId,
 };
 use std::time::Duration;
 
@@ -96,61 +95,73 @@ pub async fn reload_conversations(store: Store) {
     store.list_reload.set_value((false, false));
 }
 
-/// A draft chat whose peer now has a conversation (someone wrote first, or our first send landed
-/// in another tab) becomes that conversation.
-fn attach_drafts(store: Store) {
+/// A draft chat that now has a conversation (someone wrote first, our first send landed in
+/// another tab, or a group's details arrived) becomes that conversation.
+pub fn attach_drafts(store: Store) {
     let mut to_load = Vec::new();
     store.threads.update(|threads| {
-        for (peer, thread) in threads.iter_mut() {
+        for (key, thread) in threads.iter_mut() {
             if thread.conversation.is_none()
-                && let Some(summary) = store.summary_for_peer(*peer)
+                && let Some(conversation) = store
+                    .summary_for(*key)
+                    .map(|s| s.id)
+                    .or_else(|| store.known_conversation(*key))
             {
-                thread.conversation = Some(summary.id);
+                thread.conversation = Some(conversation);
                 thread.loaded = false;
-                to_load.push(*peer);
+                to_load.push(*key);
             }
         }
     });
-    let open = store.open_peer.get_untracked();
-    for peer in to_load {
-        if Some(peer) == open {
-            spawn_local(load_latest(store, peer));
+    let open = store.open_chat.get_untracked();
+    for key in to_load {
+        if Some(key) == open {
+            spawn_local(load_latest(store, key));
         }
     }
 }
 
-/// Opens the chat with `peer`: its conversation if there is one, else a draft.
-pub fn open_chat(store: Store, peer: UserId) {
-    store.open_peer.set(Some(peer));
-    let summary = store.summary_for_peer(peer);
+/// Opens a chat on the Chats page: its conversation if there is one, else a draft.
+pub fn open_chat(store: Store, key: ChatKey) {
+    store.go(crate::state::Tab::Chats);
+    store.open_chat.set(Some(key));
+    ensure_thread(store, key);
+}
+
+/// Makes sure the chat's thread exists and its latest page is (being) loaded.
+fn ensure_thread(store: Store, key: ChatKey) {
+    let conversation = store
+        .summary_for(key)
+        .map(|s| s.id)
+        .or_else(|| store.known_conversation(key));
     let mut needs_load = false;
     store.threads.update(|threads| {
-        let thread = threads.entry(peer).or_insert_with(|| match &summary {
-            Some(s) => Thread::for_conversation(s.id.clone()),
+        let thread = threads.entry(key).or_insert_with(|| match &conversation {
+            Some(id) => Thread::for_conversation(id.clone()),
             None => Thread::draft(),
         });
         if thread.conversation.is_none()
-            && let Some(s) = &summary
+            && let Some(id) = &conversation
         {
-            thread.conversation = Some(s.id.clone());
+            thread.conversation = Some(id.clone());
             thread.loaded = false;
         }
         needs_load = thread.conversation.is_some() && !thread.loaded && !thread.loading;
     });
     if needs_load {
-        spawn_local(load_latest(store, peer));
+        spawn_local(load_latest(store, key));
     }
 }
 
 /// Reads the latest page of a chat's conversation.
-pub async fn load_latest(store: Store, peer: UserId) {
-    let Some(conversation) = start_loading(store, peer) else {
+pub async fn load_latest(store: Store, key: ChatKey) {
+    let Some(conversation) = start_loading(store, key) else {
         return;
     };
     let result = api::history(&conversation, Page::Latest).await;
     let mut fill = false;
     store.threads.update(|threads| {
-        let Some(thread) = threads.get_mut(&peer) else {
+        let Some(thread) = threads.get_mut(&key) else {
             return;
         };
         thread.loading = false;
@@ -162,16 +173,16 @@ pub async fn load_latest(store: Store, peer: UserId) {
         }
     });
     match result {
-        Ok(_) if fill => fill_gap(store, peer).await,
+        Ok(_) if fill => fill_gap(store, key).await,
         Ok(_) => {}
         Err(error) => store.show_error(format!("Cannot load messages: {error}")),
     }
 }
 
-fn start_loading(store: Store, peer: UserId) -> Option<ConversationId> {
+fn start_loading(store: Store, key: ChatKey) -> Option<ConversationId> {
     let mut conversation = None;
     store.threads.update(|threads| {
-        if let Some(thread) = threads.get_mut(&peer)
+        if let Some(thread) = threads.get_mut(&key)
             && !thread.loading
         {
             thread.loading = true;
@@ -185,10 +196,10 @@ fn start_loading(store: Store, peer: UserId) -> Option<ConversationId> {
 }
 
 /// Reads the page before the oldest loaded message. Returns whether anything was added.
-pub async fn load_older(store: Store, peer: UserId) -> bool {
+pub async fn load_older(store: Store, key: ChatKey) -> bool {
     let mut request = None;
     store.threads.update(|threads| {
-        if let Some(thread) = threads.get_mut(&peer)
+        if let Some(thread) = threads.get_mut(&key)
             && thread.loaded
             && thread.has_older
             && !thread.loading_older
@@ -208,7 +219,7 @@ pub async fn load_older(store: Store, peer: UserId) -> bool {
     let result = api::history(&conversation, Page::Before(Seq(min), OLDER_PAGE)).await;
     let mut added = false;
     store.threads.update(|threads| {
-        let Some(thread) = threads.get_mut(&peer) else {
+        let Some(thread) = threads.get_mut(&key) else {
             return;
         };
         thread.loading_older = false;
@@ -225,10 +236,10 @@ pub async fn load_older(store: Store, peer: UserId) -> bool {
 }
 
 /// Fetches the messages missing between `known` and the newest loaded one.
-pub async fn fill_gap(store: Store, peer: UserId) {
+pub async fn fill_gap(store: Store, key: ChatKey) {
     let mut start = None;
     store.threads.update(|threads| {
-        if let Some(thread) = threads.get_mut(&peer)
+        if let Some(thread) = threads.get_mut(&key)
             && thread.has_gap()
             && !thread.filling
             && let Some(conversation) = thread.conversation.clone()
@@ -244,7 +255,7 @@ pub async fn fill_gap(store: Store, peer: UserId) {
     for _ in 0..50 {
         let known = store
             .threads
-            .with_untracked(|t| t.get(&peer).filter(|t| t.has_gap()).map(|t| t.known));
+            .with_untracked(|t| t.get(&key).filter(|t| t.has_gap()).map(|t| t.known));
         let Some(known) = known else {
             break;
         };
@@ -252,7 +263,7 @@ pub async fn fill_gap(store: Store, peer: UserId) {
             Ok(page) => {
                 let empty = page.messages.is_empty();
                 store.threads.update(|threads| {
-                    if let Some(thread) = threads.get_mut(&peer) {
+                    if let Some(thread) = threads.get_mut(&key) {
                         thread.merge(page.messages);
                     }
                 });
@@ -267,7 +278,7 @@ pub async fn fill_gap(store: Store, peer: UserId) {
         }
     }
     store.threads.update(|threads| {
-        if let Some(thread) = threads.get_mut(&peer) {
+        if let Some(thread) = threads.get_mut(&key) {
             thread.filling = false;
         }
     });
@@ -286,21 +297,21 @@ pub fn apply_message(store: Store, message: Message) {
     if !known {
         spawn_local(reload_conversations(store));
     }
-    let peer = store.peer_of(&message.conversation).or_else(|| {
+    let key = store.chat_of(&message.conversation).or_else(|| {
         // Our own send from this tab whose acknowledgement has not come back yet.
         store.threads.with_untracked(|threads| {
             threads
                 .iter()
                 .find(|(_, t)| t.holds(message.sender, &message.client_msg_id))
-                .map(|(peer, _)| *peer)
+                .map(|(key, _)| *key)
         })
     });
-    let Some(peer) = peer else {
+    let Some(key) = key else {
         return;
     };
     let mut gap = false;
     store.threads.update(|threads| {
-        if let Some(thread) = threads.get_mut(&peer) {
+        if let Some(thread) = threads.get_mut(&key) {
             if thread.conversation.is_none() {
                 thread.conversation = Some(message.conversation.clone());
             }
@@ -311,13 +322,16 @@ pub fn apply_message(store: Store, message: Message) {
         }
     });
     if gap {
-        spawn_local(fill_gap(store, peer));
+        spawn_local(fill_gap(store, key));
     }
 }
 
 /// Applies a batch of events from the stream.
 pub fn apply_events(store: Store, events: Vec<Event>) {
     for event in events {
+        let Some(event) = crate::social::apply_event(store, event) else {
+            continue;
+        };
         match event {
             Event::Message { message } => apply_message(store, message),
             Event::Read {
@@ -326,7 +340,8 @@ pub fn apply_events(store: Store, events: Vec<Event>) {
             } => store
                 .conversations
                 .update(|list| summary_apply_read(list, &conversation, read_seq)),
-            Event::Unknown => {}
+            // Typing indicators are not shown yet; unknown kinds come from newer servers.
+            _ => {}
         }
     }
 }
@@ -340,13 +355,13 @@ pub async fn resync(store: Store) {
     });
     store.reads_posted.set_value(Default::default());
     reload_conversations(store).await;
-    if let Some(peer) = store.open_peer.get_untracked() {
-        open_chat(store, peer);
+    if let Some(key) = store.open_chat.get_untracked() {
+        ensure_thread(store, key);
     }
 }
 
-/// Sends a text to `peer`: shown at once as `sending`, then `sent` or `failed`.
-pub fn send_text(store: Store, peer: UserId, content: String) {
+/// Sends a text to a chat: shown at once as `sending`, then `sent` or `failed`.
+pub fn send_text(store: Store, key: ChatKey, content: String) {
     let Some(me) = store.my_uid() else {
         return;
     };
@@ -363,22 +378,22 @@ pub fn send_text(store: Store, peer: UserId, content: String) {
     };
     store.threads.update(|threads| {
         threads
-            .entry(peer)
+            .entry(key)
             .or_insert_with(Thread::draft)
             .upsert(pending);
     });
-    spawn_local(deliver(store, peer, client_msg_id, content));
+    spawn_local(deliver(store, key, client_msg_id, content));
 }
 
 /// Sends a failed message again, with the same `client_msg_id` (the server answers a duplicate
 /// with the original acknowledgement).
-pub fn retry(store: Store, peer: UserId, client_msg_id: ClientMsgId) {
+pub fn retry(store: Store, key: ChatKey, client_msg_id: ClientMsgId) {
     let Some(me) = store.my_uid() else {
         return;
     };
     let mut content = None;
     store.threads.update(|threads| {
-        if let Some(thread) = threads.get_mut(&peer) {
+        if let Some(thread) = threads.get_mut(&key) {
             content = thread
                 .messages
                 .iter()
@@ -388,16 +403,16 @@ pub fn retry(store: Store, peer: UserId, client_msg_id: ClientMsgId) {
         }
     });
     if let Some(content) = content {
-        spawn_local(deliver(store, peer, client_msg_id, content));
+        spawn_local(deliver(store, key, client_msg_id, content));
     }
 }
 
-async fn deliver(store: Store, peer: UserId, client_msg_id: ClientMsgId, content: String) {
+async fn deliver(store: Store, key: ChatKey, client_msg_id: ClientMsgId, content: String) {
     let Some(me) = store.my_uid() else {
         return;
     };
     let request = SendMessage {
-        to: Target::User(peer),
+        to: key.target(),
         client_msg_id: client_msg_id.clone(),
         msg_type: MsgType::Text,
         content: content.clone(),
@@ -410,7 +425,7 @@ async fn deliver(store: Store, peer: UserId, client_msg_id: ClientMsgId, content
             time,
         }) => {
             store.threads.update(|threads| {
-                if let Some(thread) = threads.get_mut(&peer)
+                if let Some(thread) = threads.get_mut(&key)
                     && thread.conversation.is_none()
                 {
                     thread.conversation = Some(conversation.clone());
@@ -438,7 +453,7 @@ async fn deliver(store: Store, peer: UserId, client_msg_id: ClientMsgId, content
                 format!("Not delivered: {error}")
             };
             store.threads.update(|threads| {
-                if let Some(thread) = threads.get_mut(&peer) {
+                if let Some(thread) = threads.get_mut(&key) {
                     thread.set_state(me, &client_msg_id, SendState::Failed, Some(text));
                 }
             });

@@ -1,11 +1,13 @@
 //! Courier's browser client: a Leptos app rendered on the client, compiled to wasm32.
 //!
 //! `api` is the only module that talks HTTP, `state` holds the reactive stores, `actions` applies
-//! server answers to them, `sync` runs the tab's event loop, and `components` renders.
+//! server answers about chats to them, `social` does the same for contacts and groups (the cached
+//! versioned lists), `sync` runs the tab's event loop, and `components` renders.
 
 mod actions;
 mod api;
 mod components;
+mod social;
 mod state;
 mod sync;
 mod util;

@@ -4,10 +4,49 @@
 //! async code in `actions.rs` and `sync.rs` only decides *when* to apply them.
 
 use leptos::prelude::*;
+use shared::contacts::{FriendRequests, ListVersions, Profile};
+use shared::groups::{GroupInfo, GroupInvites, GroupJoinRequest, GroupMember};
 use shared::{
-    ClientMsgId, ConversationId, ConversationSummary, Me, Message, MessageId, Millis, Seq, UserId,
+    ClientMsgId, ConversationId, ConversationKind, ConversationSummary, GroupId, Me, Message,
+    MessageId, Millis, Seq, Target, UserId,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// A chat: one-to-one with a user, or a group's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChatKey {
+    User(UserId),
+    Group(GroupId),
+}
+
+impl ChatKey {
+    /// Where messages of this chat are sent.
+    pub fn target(self) -> Target {
+        match self {
+            ChatKey::User(uid) => Target::User(uid),
+            ChatKey::Group(gid) => Target::Group(gid),
+        }
+    }
+
+    /// The chat a conversation-list entry stands for.
+    pub fn of(summary: &ConversationSummary) -> Option<ChatKey> {
+        match (summary.kind, &summary.peer, &summary.group) {
+            (ConversationKind::Group, _, Some(group)) => Some(ChatKey::Group(group.gid)),
+            (_, Some(peer), _) => Some(ChatKey::User(peer.uid)),
+            (_, None, Some(group)) => Some(ChatKey::Group(group.gid)),
+            (_, None, None) => None,
+        }
+    }
+}
+
+/// The pages of the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tab {
+    Chats,
+    Contacts,
+    Groups,
+    Profile,
+}
 
 /// Delivery state of a message in the open chat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,7 +133,7 @@ impl ChatMessage {
     }
 }
 
-/// The messages of one chat (one peer) that this tab has loaded.
+/// The messages of one chat that this tab has loaded.
 ///
 /// Stored messages are kept sorted by `seq`, never duplicated (by `msg_id`, by the sender's
 /// `client_msg_id`, and by `seq`); this tab's unacknowledged sends follow them in the order they
@@ -323,10 +362,12 @@ pub struct Store {
     pub conversations: RwSignal<Vec<ConversationSummary>>,
     /// The conversation list has been read at least once.
     pub conversations_loaded: RwSignal<bool>,
-    /// Loaded chats, by peer (conversations are one-to-one).
-    pub threads: RwSignal<HashMap<UserId, Thread>>,
+    /// Loaded chats.
+    pub threads: RwSignal<HashMap<ChatKey, Thread>>,
     /// The chat shown on the right.
-    pub open_peer: RwSignal<Option<UserId>>,
+    pub open_chat: RwSignal<Option<ChatKey>>,
+    /// The page shown.
+    pub tab: RwSignal<Tab>,
     pub sync: RwSignal<SyncState>,
     /// An error for people, shown in the banner until dismissed.
     pub banner: RwSignal<Option<String>>,
@@ -336,6 +377,43 @@ pub struct Store {
     pub(crate) reads_posted: StoredValue<HashMap<ConversationId, Seq>>,
     /// A conversation-list reload is running / another one was asked for meanwhile.
     pub(crate) list_reload: StoredValue<(bool, bool)>,
+
+    /// My friends (the versioned friend list), cached in localStorage.
+    pub friends: RwSignal<Vec<UserId>>,
+    /// My groups (the versioned group list), cached in localStorage.
+    pub groups: RwSignal<Vec<GroupId>>,
+    /// Profiles this tab knows (friends, group members, senders), cached by `time`.
+    pub profiles: RwSignal<HashMap<UserId, Profile>>,
+    /// Group details this tab knows, cached by `time`.
+    pub group_infos: RwSignal<HashMap<GroupId, GroupInfo>>,
+    /// The lists were synced with the server at least once since the page loaded.
+    pub lists_synced: RwSignal<bool>,
+    /// The list versions held (those of `friends` and `groups`).
+    pub(crate) versions: StoredValue<ListVersions>,
+    /// A list sync is running / another one was asked for meanwhile / that one revalidates.
+    pub(crate) list_sync: StoredValue<(bool, bool, bool)>,
+    /// Profiles and groups whose details are being fetched.
+    pub(crate) fetching: StoredValue<(HashSet<UserId>, HashSet<GroupId>)>,
+    /// Pending friend requests to and from me.
+    pub friend_requests: RwSignal<FriendRequests>,
+    /// Users I blocked.
+    pub blocks: RwSignal<Vec<UserId>>,
+    /// Friends online now; `None` while unknown (or when the server has no presence).
+    pub presence: RwSignal<Option<HashSet<UserId>>>,
+    /// Pending group invitations to me and from me.
+    pub group_invites: RwSignal<GroupInvites>,
+    /// Member lists of the groups whose details were opened.
+    pub members: RwSignal<HashMap<GroupId, Vec<GroupMember>>>,
+    /// Pending join requests to groups I manage, by group (those loaded or received live).
+    pub join_requests: RwSignal<HashMap<GroupId, Vec<GroupJoinRequest>>>,
+    /// My own join requests, by group (the latest state of each).
+    pub my_join_requests: RwSignal<HashMap<GroupId, GroupJoinRequest>>,
+    /// The group whose details are shown on the Groups page.
+    pub selected_group: RwSignal<Option<GroupId>>,
+    /// A friend invite code from an opened `?add=CODE` link, waiting for confirmation.
+    pub pending_add: RwSignal<Option<String>>,
+    /// A group from an opened `?join=GID` link.
+    pub pending_join: RwSignal<Option<GroupId>>,
 }
 
 impl Store {
@@ -345,12 +423,31 @@ impl Store {
             conversations: RwSignal::new(Vec::new()),
             conversations_loaded: RwSignal::new(false),
             threads: RwSignal::new(HashMap::new()),
-            open_peer: RwSignal::new(None),
+            open_chat: RwSignal::new(None),
+            tab: RwSignal::new(Tab::Chats),
             sync: RwSignal::new(SyncState::Connecting),
             banner: RwSignal::new(None),
             visible: RwSignal::new(crate::util::page_visible()),
             reads_posted: StoredValue::new(HashMap::new()),
             list_reload: StoredValue::new((false, false)),
+            friends: RwSignal::new(Vec::new()),
+            groups: RwSignal::new(Vec::new()),
+            profiles: RwSignal::new(HashMap::new()),
+            group_infos: RwSignal::new(HashMap::new()),
+            lists_synced: RwSignal::new(false),
+            versions: StoredValue::new(ListVersions::default()),
+            list_sync: StoredValue::new((false, false, false)),
+            fetching: StoredValue::new(Default::default()),
+            friend_requests: RwSignal::new(FriendRequests::default()),
+            blocks: RwSignal::new(Vec::new()),
+            presence: RwSignal::new(None),
+            group_invites: RwSignal::new(GroupInvites::default()),
+            members: RwSignal::new(HashMap::new()),
+            join_requests: RwSignal::new(HashMap::new()),
+            my_join_requests: RwSignal::new(HashMap::new()),
+            selected_group: RwSignal::new(None),
+            pending_add: RwSignal::new(None),
+            pending_join: RwSignal::new(None),
         }
     }
 
@@ -359,28 +456,79 @@ impl Store {
         self.me.with_untracked(|me| me.as_ref().map(|m| m.uid))
     }
 
-    /// The peer of a conversation, from the list or a loaded thread.
-    pub fn peer_of(&self, conversation: &ConversationId) -> Option<UserId> {
+    /// The chat of a conversation, from the list, a loaded thread or a known group.
+    pub fn chat_of(&self, conversation: &ConversationId) -> Option<ChatKey> {
         self.conversations
             .with_untracked(|list| {
                 list.iter()
                     .find(|c| &c.id == conversation)
-                    .map(|c| c.peer.uid)
+                    .and_then(ChatKey::of)
             })
             .or_else(|| {
                 self.threads.with_untracked(|threads| {
                     threads
                         .iter()
                         .find(|(_, t)| t.conversation.as_ref() == Some(conversation))
-                        .map(|(peer, _)| *peer)
+                        .map(|(key, _)| *key)
+                })
+            })
+            .or_else(|| {
+                self.group_infos.with_untracked(|infos| {
+                    infos
+                        .values()
+                        .find(|g| &g.conversation == conversation)
+                        .map(|g| ChatKey::Group(g.gid))
                 })
             })
     }
 
-    /// The list entry for a chat with `peer`.
-    pub fn summary_for_peer(&self, peer: UserId) -> Option<ConversationSummary> {
+    /// The list entry for a chat.
+    pub fn summary_for(&self, key: ChatKey) -> Option<ConversationSummary> {
         self.conversations
-            .with_untracked(|list| list.iter().find(|c| c.peer.uid == peer).cloned())
+            .with_untracked(|list| list.iter().find(|c| ChatKey::of(c) == Some(key)).cloned())
+    }
+
+    /// The conversation of a chat, when known without a list entry (a group's).
+    pub fn known_conversation(&self, key: ChatKey) -> Option<ConversationId> {
+        match key {
+            ChatKey::User(_) => None,
+            ChatKey::Group(gid) => self
+                .group_infos
+                .with_untracked(|infos| infos.get(&gid).map(|g| g.conversation.clone())),
+        }
+    }
+
+    /// A user's nick name, from the cached profiles or a loaded member list (tracked).
+    pub fn nick_of(&self, uid: UserId) -> Option<String> {
+        self.profiles
+            .with(|p| p.get(&uid).map(|p| p.nick_name.clone()))
+            .or_else(|| {
+                self.members.with(|m| {
+                    m.values()
+                        .flatten()
+                        .find(|x| x.uid == uid)
+                        .map(|x| x.nick_name.clone())
+                })
+            })
+    }
+
+    /// A group's name, from the cached details or the conversation list (tracked).
+    pub fn group_name(&self, gid: GroupId) -> Option<String> {
+        self.group_infos
+            .with(|g| g.get(&gid).map(|g| g.gname.clone()))
+            .or_else(|| {
+                self.conversations.with(|list| {
+                    list.iter()
+                        .filter_map(|c| c.group.as_ref())
+                        .find(|g| g.gid == gid)
+                        .map(|g| g.gname.clone())
+                })
+            })
+    }
+
+    /// Opens a page.
+    pub fn go(&self, tab: Tab) {
+        self.tab.set(tab);
     }
 
     /// Shows an error in the banner.

@@ -2,10 +2,10 @@
 //! the events to the `Store`, saves the cursor after every batch, and backs off on errors. It
 //! stops, aborting the poll in flight, when the component that started it is cleaned up.
 
-use crate::actions;
 use crate::api::{self, ClientError};
 use crate::state::{Store, SyncState};
 use crate::util;
+use crate::{actions, social};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::{Cursor, ErrorCode, UserId};
@@ -64,7 +64,8 @@ async fn run(
             head
         }
     };
-    // The stream position is fixed first, so the list read next misses nothing.
+    // The stream position is fixed first, so the lists read next miss nothing.
+    social::start(store, uid);
     actions::reload_conversations(store).await;
 
     let mut failures: u32 = 0;
@@ -90,6 +91,7 @@ async fn run(
                 park = true;
                 store.sync.set(SyncState::Live);
                 if batch.reset {
+                    spawn_local(social::reload_all(store));
                     actions::resync(store).await;
                 }
                 actions::apply_events(store, batch.events);
@@ -104,6 +106,7 @@ async fn run(
                         cursor = me.cursor;
                         save_cursor(uid, cursor);
                         park = false;
+                        spawn_local(social::reload_all(store));
                         actions::resync(store).await;
                     }
                     Err(error) => {

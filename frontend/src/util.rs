@@ -115,3 +115,71 @@ pub fn page_visible() -> bool {
         .and_then(|w| w.document())
         .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
 }
+
+/// The page's origin, e.g. `https://chat.example` (for invite links).
+pub fn origin() -> String {
+    window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default()
+}
+
+/// A parameter of the page's query string (`?add=CODE`, `?join=GID`).
+pub fn query_param(name: &str) -> Option<String> {
+    let search = window()?.location().search().ok()?;
+    search.trim_start_matches('?').split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key == name).then(|| {
+            js_sys::decode_uri_component(value)
+                .map(String::from)
+                .unwrap_or_else(|_| value.to_owned())
+        })
+    })
+}
+
+/// Removes the query string from the address bar (after an invite link was handled), without
+/// reloading.
+pub fn clear_query() {
+    if let Some(window) = window()
+        && let Ok(history) = window.history()
+    {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/"));
+    }
+}
+
+/// Copies text to the clipboard. Returns false when the browser refuses.
+pub async fn copy_text(text: &str) -> bool {
+    let Some(window) = window() else {
+        return false;
+    };
+    let promise = window.navigator().clipboard().write_text(text);
+    JsFuture::from(promise).await.is_ok()
+}
+
+/// Records a number or text under `window.courierDebug[key]`: what the client did, for tests
+/// and for people looking at the console (never message text or tokens).
+pub fn debug_set(key: &str, value: wasm_bindgen::JsValue) {
+    let Some(window) = window() else {
+        return;
+    };
+    let name = wasm_bindgen::JsValue::from_str("courierDebug");
+    let object = match js_sys::Reflect::get(&window, &name) {
+        Ok(v) if v.is_object() => v,
+        _ => {
+            let v: wasm_bindgen::JsValue = js_sys::Object::new().into();
+            let _ = js_sys::Reflect::set(&window, &name, &v);
+            v
+        }
+    };
+    let _ = js_sys::Reflect::set(&object, &wasm_bindgen::JsValue::from_str(key), &value);
+}
+
+/// Adds `by` to the number `window.courierDebug[key]`.
+pub fn debug_add(key: &str, by: f64) {
+    let current = window()
+        .and_then(|w| js_sys::Reflect::get(&w, &"courierDebug".into()).ok())
+        .filter(|o| o.is_object())
+        .and_then(|o| js_sys::Reflect::get(&o, &key.into()).ok())
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
+    debug_set(key, (current + by).into());
+}

@@ -1,9 +1,13 @@
-//! The page: header, error banner, conversation list and open chat.
+//! The page: header with the tabs, error banner, and the page shown: chats (conversation list and
+//! open chat), contacts, groups or profile.
 
 use super::chat::ChatPane;
+use super::contacts::ContactsPage;
+use super::groups::GroupsPage;
 use super::header::{Banner, Header};
+use super::profile::ProfilePage;
 use super::sidebar::Sidebar;
-use crate::state::{Store, provide_store};
+use crate::state::{ChatKey, Store, Tab, provide_store};
 use crate::{actions, sync, util};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -20,30 +24,37 @@ pub fn App() -> impl IntoView {
     on_cleanup(move || visibility.remove());
     mark_open_chat_read(store);
 
+    let tab = Memo::new(move |_| store.tab.get());
     view! {
         <div class="app">
             <Header />
             <Banner />
-            <main class="layout">
+            // The chat layout stays mounted, so switching pages keeps drafts and scroll positions.
+            <main class="layout" class:hidden=move || tab.get() != Tab::Chats>
                 <Sidebar />
                 <ChatPane />
             </main>
+            // The other pages stay mounted too (hidden), so they follow events while not shown.
+            <ContactsPage />
+            <GroupsPage />
+            <ProfilePage />
         </div>
     }
 }
 
-/// While a chat is open and the tab is visible, its read position follows its newest message.
+/// While a chat is open and shown and the tab is visible, its read position follows its newest
+/// message.
 fn mark_open_chat_read(store: Store) {
     Effect::new(move |_| {
-        let Some(peer) = store.open_peer.get() else {
+        let Some(key) = store.open_chat.get() else {
             return;
         };
-        if !store.visible.get() {
+        if !store.visible.get() || store.tab.get() != Tab::Chats {
             return;
         }
         let target = store.conversations.with(|list| {
             list.iter()
-                .find(|c| c.peer.uid == peer && c.read_seq < c.max_seq)
+                .find(|c| ChatKey::of(c) == Some(key) && c.read_seq < c.max_seq)
                 .map(|c| (c.id.clone(), c.max_seq))
         });
         let Some((conversation, seq)) = target else {

@@ -2,13 +2,12 @@
 
 use super::sidebar::initial_of;
 use crate::actions;
-use crate::state::{ChatMessage, SendState, Store, use_store};
-use crate::util;
+use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
+use crate::{social, util};
 use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::UserId;
 
 /// Distance from the bottom (px) within which new messages keep the view scrolled down.
 const STICK_TO_BOTTOM_PX: i32 = 80;
@@ -20,11 +19,11 @@ const LOAD_OLDER_PX: i32 = 60;
 pub fn ChatPane() -> impl IntoView {
     let store = use_store();
     // A memo, so opening the chat that is already open does not rebuild it.
-    let open = Memo::new(move |_| store.open_peer.get());
+    let open = Memo::new(move |_| store.open_chat.get());
     view! {
         <section class="chat-pane">
             {move || match open.get() {
-                Some(peer) => view! { <ChatView peer /> }.into_any(),
+                Some(key) => view! { <ChatView key /> }.into_any(),
                 None => {
                     view! {
                         <div class="chat-placeholder">
@@ -41,37 +40,78 @@ pub fn ChatPane() -> impl IntoView {
 
 /// One chat: header, history, composer.
 #[component]
-fn ChatView(peer: UserId) -> impl IntoView {
+fn ChatView(key: ChatKey) -> impl IntoView {
     let store = use_store();
-    let nick = Memo::new(move |_| {
-        store.conversations.with(|list| {
-            list.iter()
-                .find(|c| c.peer.uid == peer)
-                .map(|c| c.peer.nick_name.clone())
-        })
+    let name = Memo::new(move |_| match key {
+        ChatKey::User(uid) => store
+            .conversations
+            .with(|list| {
+                list.iter()
+                    .filter_map(|c| c.peer.as_ref())
+                    .find(|p| p.uid == uid)
+                    .map(|p| p.nick_name.clone())
+            })
+            .or_else(|| store.nick_of(uid)),
+        ChatKey::Group(gid) => store.group_name(gid),
     });
-    let title = move || nick.get().unwrap_or_else(|| format!("uid {peer}"));
+    if let ChatKey::User(uid) = key {
+        social::want_profiles(store, vec![uid]);
+    }
+    let (peer, gid) = match key {
+        ChatKey::User(uid) => (Some(uid.0.to_string()), None),
+        ChatKey::Group(gid) => (None, Some(gid.0.to_string())),
+    };
+    let title = move || {
+        name.get().unwrap_or_else(|| match key {
+            ChatKey::User(uid) => format!("uid {uid}"),
+            ChatKey::Group(gid) => format!("group {gid}"),
+        })
+    };
+    let subtitle = move || match key {
+        ChatKey::Group(gid) => format!("group {gid}"),
+        ChatKey::User(uid) => {
+            let known = store
+                .threads
+                .with(|t| t.get(&key).is_some_and(|t| t.conversation.is_some()));
+            if known {
+                format!("uid {uid}")
+            } else {
+                "new chat — your first message starts the conversation".to_owned()
+            }
+        }
+    };
+    let details = move |_| {
+        if let ChatKey::Group(gid) = key {
+            store.selected_group.set(Some(gid));
+            store.go(Tab::Groups);
+        }
+    };
     view! {
-        <div id="chat" class="chat" data-peer=peer.0.to_string()>
+        <div id="chat" class="chat" data-peer=peer data-gid=gid>
             <div class="chat-header">
-                <span class="avatar" aria-hidden="true">
-                    {move || nick.get().map_or_else(|| "#".to_owned(), |n| initial_of(&n))}
+                <span class="avatar" class:group=matches!(key, ChatKey::Group(_)) aria-hidden="true">
+                    {move || name.get().map_or_else(|| "#".to_owned(), |n| initial_of(&n))}
                 </span>
-                <div>
+                <div class="chat-heading">
                     <div class="chat-title">{title}</div>
-                    <div class="chat-subtitle">
-                        {move || {
-                            if nick.get().is_some() {
-                                format!("uid {peer}")
-                            } else {
-                                "new chat — your first message starts the conversation".to_owned()
-                            }
-                        }}
-                    </div>
+                    <div class="chat-subtitle">{subtitle}</div>
                 </div>
+                {matches!(key, ChatKey::Group(_))
+                    .then(|| {
+                        view! {
+                            <button
+                                id="chat-group-details"
+                                class="secondary"
+                                type="button"
+                                on:click=details
+                            >
+                                "Group info"
+                            </button>
+                        }
+                    })}
             </div>
-            <History peer />
-            <Composer peer />
+            <History key />
+            <Composer key />
         </div>
     }
 }
@@ -79,7 +119,7 @@ fn ChatView(peer: UserId) -> impl IntoView {
 /// The scrollable message history. Scrolling to the top loads older pages; new messages keep
 /// the view at the bottom when it already was there.
 #[component]
-fn History(peer: UserId) -> impl IntoView {
+fn History(key: ChatKey) -> impl IntoView {
     let store = use_store();
     let history = NodeRef::<html::Div>::new();
     // Whether the view was near the bottom at the last scroll: new messages then scroll it down.
@@ -88,10 +128,10 @@ fn History(peer: UserId) -> impl IntoView {
     let messages = move || {
         store
             .threads
-            .with(|t| t.get(&peer).map(|t| t.messages.clone()).unwrap_or_default())
+            .with(|t| t.get(&key).map(|t| t.messages.clone()).unwrap_or_default())
     };
     let thread_is = move |f: fn(&crate::state::Thread) -> bool| {
-        store.threads.with(|t| t.get(&peer).is_some_and(f))
+        store.threads.with(|t| t.get(&key).is_some_and(f))
     };
     let has_older = move || thread_is(|t| t.loaded && t.has_older);
     let loading_older = move || thread_is(|t| t.loading_older);
@@ -103,7 +143,7 @@ fn History(peer: UserId) -> impl IntoView {
     Effect::new(move |_| {
         let me = store.me.get().map(|m| m.uid);
         let last = store.threads.with(|t| {
-            t.get(&peer).and_then(|t| {
+            t.get(&key).and_then(|t| {
                 t.messages.last().map(|m| {
                     (
                         m.key(),
@@ -131,7 +171,7 @@ fn History(peer: UserId) -> impl IntoView {
         let from_bottom = div.scroll_height() - div.scroll_top() - div.client_height();
         stick.set_value(from_bottom < STICK_TO_BOTTOM_PX);
         if div.scroll_top() < LOAD_OLDER_PX && has_older() && !loading_older() {
-            load_older_keeping_position(store, peer, history);
+            load_older_keeping_position(store, key, history);
         }
     };
 
@@ -142,7 +182,7 @@ fn History(peer: UserId) -> impl IntoView {
                     class="load-older"
                     type="button"
                     disabled=loading_older
-                    on:click=move |_| load_older_keeping_position(store, peer, history)
+                    on:click=move |_| load_older_keeping_position(store, key, history)
                 >
                     {move || {
                         if loading_older() { "Loading…" } else { "Load earlier messages" }
@@ -161,20 +201,20 @@ fn History(peer: UserId) -> impl IntoView {
             <For
                 each=messages
                 key=|m: &ChatMessage| m.key()
-                children=move |message| view! { <MessageRow peer message /> }
+                children=move |message| view! { <MessageRow key message /> }
             />
         </div>
     }
 }
 
 /// Loads the previous page and keeps the messages in view where they were.
-fn load_older_keeping_position(store: Store, peer: UserId, history: NodeRef<html::Div>) {
+fn load_older_keeping_position(store: Store, key: ChatKey, history: NodeRef<html::Div>) {
     let Some(div) = history.get_untracked() else {
         return;
     };
     let (height, top) = (div.scroll_height(), div.scroll_top());
     spawn_local(async move {
-        if actions::load_older(store, peer).await {
+        if actions::load_older(store, key).await {
             request_animation_frame(move || {
                 if let Some(div) = history.try_get_untracked().flatten() {
                     div.set_scroll_top(div.scroll_height() - height + top);
@@ -186,7 +226,7 @@ fn load_older_keeping_position(store: Store, peer: UserId, history: NodeRef<html
 
 /// One message bubble.
 #[component]
-fn MessageRow(peer: UserId, message: ChatMessage) -> impl IntoView {
+fn MessageRow(key: ChatKey, message: ChatMessage) -> impl IntoView {
     let store = use_store();
     let mine = store.my_uid() == Some(message.sender);
     let class = if mine {
@@ -204,10 +244,20 @@ fn MessageRow(peer: UserId, message: ChatMessage) -> impl IntoView {
     let failed = state == SendState::Failed;
     let client_msg_id = message.client_msg_id.clone();
     let error = message.error.clone();
+    let sender = message.sender;
+    let sender_name = (!mine && matches!(key, ChatKey::Group(_))).then(|| {
+        social::want_profiles(store, vec![sender]);
+        view! {
+            <div class="sender" data-uid=sender.0.to_string()>
+                {move || store.nick_of(sender).unwrap_or_else(|| format!("uid {sender}"))}
+            </div>
+        }
+    });
 
     view! {
         <div class=class data-seq=seq data-state=state.as_str()>
             <div class="bubble">
+                {sender_name}
                 <div class="content">{message.content}</div>
                 <div class="meta">
                     <time class="time">{util::format_clock(message.time)}</time>
@@ -222,7 +272,7 @@ fn MessageRow(peer: UserId, message: ChatMessage) -> impl IntoView {
                             <button
                                 class="retry"
                                 type="button"
-                                on:click=move |_| actions::retry(store, peer, client_msg_id.clone())
+                                on:click=move |_| actions::retry(store, key, client_msg_id.clone())
                             >
                                 "Retry"
                             </button>
@@ -235,7 +285,7 @@ fn MessageRow(peer: UserId, message: ChatMessage) -> impl IntoView {
 
 /// The message input: Enter sends, Shift+Enter adds a line.
 #[component]
-fn Composer(peer: UserId) -> impl IntoView {
+fn Composer(key: ChatKey) -> impl IntoView {
     let store = use_store();
     let text = RwSignal::new(String::new());
     let input = NodeRef::<html::Textarea>::new();
@@ -254,7 +304,7 @@ fn Composer(peer: UserId) -> impl IntoView {
             el.set_value("");
             let _ = el.focus();
         }
-        actions::send_text(store, peer, content);
+        actions::send_text(store, key, content);
     };
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();

@@ -1,7 +1,7 @@
 //! The left column: the "new chat" form and the conversation list.
 
 use crate::actions;
-use crate::state::use_store;
+use crate::state::{ChatKey, use_store};
 use crate::util;
 use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::prelude::*;
@@ -42,7 +42,7 @@ fn NewChatForm() -> impl IntoView {
                 }
                 error.set(None);
                 uid_text.set(String::new());
-                actions::open_chat(store, peer);
+                actions::open_chat(store, ChatKey::User(peer));
             }
             _ => error.set(Some("Enter a user's number (uid).".into())),
         }
@@ -99,7 +99,8 @@ fn ConversationList() -> impl IntoView {
                                     c.id.clone(),
                                     c.last_message.as_ref().map(|m| m.msg_id),
                                     c.unread,
-                                    c.peer.nick_name.clone(),
+                                    c.peer.as_ref().map(|p| p.nick_name.clone()),
+                                    c.group.as_ref().map(|g| g.gname.clone()),
                                 )
                             }
                             children=move |summary| view! { <ConversationItem summary /> }
@@ -111,27 +112,53 @@ fn ConversationList() -> impl IntoView {
     }
 }
 
-/// One conversation: peer, last message, time, unread count.
+/// One conversation: peer or group, last message, time, unread count.
 #[component]
 fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
     let store = use_store();
-    let peer = summary.peer.uid;
-    let active = move || store.open_peer.get() == Some(peer);
-    let nick = summary.peer.nick_name.clone();
-    let initial = initial_of(&nick);
+    let Some(key) = ChatKey::of(&summary) else {
+        return ().into_any();
+    };
+    let active = move || store.open_chat.get() == Some(key);
+    let (peer, gid) = match key {
+        ChatKey::User(uid) => (Some(uid.0.to_string()), None),
+        ChatKey::Group(gid) => (None, Some(gid.0.to_string())),
+    };
+    let listed_name = summary
+        .peer
+        .as_ref()
+        .map(|p| p.nick_name.clone())
+        .or_else(|| summary.group.as_ref().map(|g| g.gname.clone()))
+        .unwrap_or_default();
+    let nick = move || match key {
+        ChatKey::Group(gid) => store.group_name(gid).unwrap_or_else(|| listed_name.clone()),
+        ChatKey::User(_) => listed_name.clone(),
+    };
+    let initial = {
+        let nick = nick.clone();
+        move || initial_of(&nick())
+    };
     let last = summary.last_message.as_ref();
     let mine = last.is_some_and(|m| Some(m.sender) == store.my_uid());
+    let group_sender = last
+        .filter(|_| !mine && matches!(key, ChatKey::Group(_)))
+        .map(|m| m.sender);
+    if let Some(uid) = group_sender {
+        crate::social::want_profiles(store, vec![uid]);
+    }
     let preview = last.map(|m| m.content.clone()).unwrap_or_default();
     let time = last.map(|m| util::format_short(m.time)).unwrap_or_default();
     let unread = summary.unread;
-    let open = move || actions::open_chat(store, peer);
+    let open = move || actions::open_chat(store, key);
 
     view! {
         <li
             class="conversation-item"
             class:active=active
+            class:group=gid.is_some()
             data-conversation=summary.id.0.clone()
-            data-peer=peer.0.to_string()
+            data-peer=peer
+            data-gid=gid
             role="button"
             tabindex="0"
             aria-current=move || active().then_some("true")
@@ -143,17 +170,30 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
                 }
             }
         >
-            <span class="avatar" aria-hidden="true">
+            <span class="avatar" class:group=matches!(key, ChatKey::Group(_)) aria-hidden="true">
                 {initial}
             </span>
             <div class="conversation-main">
                 <div class="conversation-top">
-                    <span class="peer-nick">{nick}</span>
+                    <span class="peer-nick">{nick.clone()}</span>
                     <span class="conversation-time">{time}</span>
                 </div>
                 <div class="conversation-bottom">
                     <span class="preview">
                         {mine.then_some(view! { <span class="preview-you">"You: "</span> })}
+                        {group_sender
+                            .map(|uid| {
+                                view! {
+                                    <span class="preview-you">
+                                        {move || {
+                                            format!(
+                                                "{}: ",
+                                                store.nick_of(uid).unwrap_or_else(|| format!("uid {uid}")),
+                                            )
+                                        }}
+                                    </span>
+                                }
+                            })}
                         <span class="preview-text">{preview}</span>
                     </span>
                     {(unread > 0)
@@ -168,6 +208,7 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
             </div>
         </li>
     }
+    .into_any()
 }
 
 /// The first letter of a nick, for the avatar.
