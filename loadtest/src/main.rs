@@ -53,6 +53,12 @@ struct RunArgs {
     #[arg(long)]
     courier: Option<PathBuf>,
 
+    /// An extra option for Courier, repeatable: `--courier-arg=--database-url=postgres://...`
+    /// measures Courier on PostgreSQL (give it an empty database; every scenario's server
+    /// starts on it in turn).
+    #[arg(long = "courier-arg", allow_hyphen_values = true)]
+    courier_args: Vec<String>,
+
     /// Which scenario to run.
     #[arg(long, value_enum, default_value_t = Which::All)]
     scenario: Which,
@@ -213,6 +219,7 @@ fn settings(args: &RunArgs) -> Result<scenarios::Settings, error::Error> {
     let servers = server::Binaries {
         courier,
         loadtest: exe,
+        courier_args: args.courier_args.clone(),
     };
     let tiny = args.tiny;
     Ok(scenarios::Settings {

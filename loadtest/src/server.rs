@@ -35,6 +35,8 @@ pub struct Binaries {
     pub courier: PathBuf,
     /// This binary, re-executed as `loadtest baseline-server`.
     pub loadtest: PathBuf,
+    /// Extra options for Courier (e.g. `--database-url=postgres://...`).
+    pub courier_args: Vec<String>,
 }
 
 /// A running server process, killed when dropped.
@@ -66,7 +68,8 @@ impl Server {
                     .arg("--static-dir")
                     .arg(dir.path().join("none"))
                     .arg("--poll-cap")
-                    .arg("30s");
+                    .arg("30s")
+                    .args(&binaries.courier_args);
                 command
             }
             Kind::Baseline => {
