@@ -470,9 +470,10 @@ pub fn upload(
         xhr.set_request_header("Authorization", &format!("Bearer {token}"))
             .map_err(failed)?;
     }
-    let progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
-        move |e: web_sys::ProgressEvent| on_progress(e.loaded() as u64),
-    );
+    let progress =
+        Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+            on_progress(e.loaded() as u64)
+        });
     xhr.upload()
         .map_err(failed)?
         .set_onprogress(Some(progress.as_ref().unchecked_ref()));

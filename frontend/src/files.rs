@@ -289,6 +289,13 @@ struct Content {
     file_id: Option<FileId>,
 }
 
+/// The conversation list's one-line preview of a file message.
+pub fn preview(content: &str) -> String {
+    serde_json::from_str::<Content>(content)
+        .map(|c| format!("📎 {}", c.name))
+        .unwrap_or_default()
+}
+
 /// A `blob:` URL for `url` (when the bearer token is in use), else `url` itself.
 fn source(url: String) -> Signal<Option<String>> {
     if api::bearer().is_none() {
@@ -427,7 +434,11 @@ fn UploadControls(id: FileId) -> impl IntoView {
     let store = use_store();
     let percent = {
         let id = id.clone();
-        Memo::new(move |_| store.uploads.with(|u| u.get(&id).map_or(0, Upload::percent)))
+        Memo::new(move |_| {
+            store
+                .uploads
+                .with(|u| u.get(&id).map_or(0, Upload::percent))
+        })
     };
     let status = {
         let id = id.clone();

@@ -5,12 +5,12 @@
 
 use leptos::prelude::*;
 use shared::contacts::{FriendRequests, ListVersions, Profile};
+use shared::files::{FileId, FileInfo};
 use shared::groups::{GroupInfo, GroupInvites, GroupJoinRequest, GroupMember};
 use shared::{
     ClientMsgId, ConversationId, ConversationKind, ConversationSummary, GroupId, Me, Message,
     MessageId, Millis, MsgType, Seq, Target, UserId,
 };
-use shared::files::{FileId, FileInfo};
 use std::collections::{HashMap, HashSet};
 
 /// A chat: one-to-one with a user, or a group's.
@@ -438,7 +438,10 @@ pub struct Upload {
 impl Upload {
     /// Progress in whole percent.
     pub fn percent(&self) -> u64 {
-        (self.sent * 100).checked_div(self.size).unwrap_or(100).min(100)
+        (self.sent * 100)
+            .checked_div(self.size)
+            .unwrap_or(100)
+            .min(100)
     }
 }
 

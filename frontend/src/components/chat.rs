@@ -2,14 +2,14 @@
 
 use super::sidebar::initial_of;
 use crate::actions;
-use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
 use crate::files::{self, AttachmentView};
+use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
 use crate::{social, util};
-use shared::MsgType;
 use leptos::ev::{ClipboardEvent, DragEvent, KeyboardEvent, SubmitEvent};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use shared::MsgType;
 
 /// Distance from the bottom (px) within which new messages keep the view scrolled down.
 const STICK_TO_BOTTOM_PX: i32 = 80;
