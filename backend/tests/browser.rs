@@ -786,7 +786,14 @@ fn files_sent_through_the_file_input_appear_for_the_peer_and_download_intact() {
 
     // Alice's history shows the three at once with name and size; they end up sent and ready.
     for (name, size) in [
-        ("dots.png", format!("{:.1} KB", png.len() as f64 / 1024.0)),
+        (
+            "dots.png",
+            format!(
+                "{}.{} KB",
+                png.len() * 10 / 1024 / 10,
+                png.len() * 10 / 1024 % 10
+            ),
+        ),
         ("data.bin", "1.0 MB".to_owned()),
         ("note.txt", "12 B".to_owned()),
     ] {

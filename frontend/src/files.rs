@@ -19,10 +19,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, File, FileList};
 
+/// One upload of this tab: the file (kept for retries), where to put it, and the request running.
+type Source = (File, String, Option<api::Upload>);
+
 thread_local! {
-    /// This tab's uploads: the file (kept for retries), where to put it, and the request running.
-    static SOURCES: RefCell<HashMap<FileId, (File, String, Option<api::Upload>)>> =
-        RefCell::new(HashMap::new());
+    static SOURCES: RefCell<HashMap<FileId, Source>> = RefCell::new(HashMap::new());
     /// Files whose state is being asked for.
     static ASKED: RefCell<HashSet<FileId>> = RefCell::new(HashSet::new());
 }
@@ -262,21 +263,22 @@ fn want(store: Store, id: FileId) {
     });
 }
 
-/// "1.5 MB"-style sizes.
+/// "1.5 MB"-style sizes (integer arithmetic: float formatting would add kilobytes to the module).
 pub fn human_size(bytes: u64) -> String {
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = "KB";
-    for next in ["MB", "GB"] {
-        if value < 1024.0 {
+    let mut unit = "B";
+    let mut tenths = bytes * 10;
+    for next in ["KB", "MB", "GB"] {
+        if tenths < 10240 {
             break;
         }
-        value /= 1024.0;
+        tenths /= 1024;
         unit = next;
     }
-    format!("{value:.1} {unit}")
+    if unit == "B" {
+        format!("{bytes} B")
+    } else {
+        format!("{}.{} {unit}", tenths / 10, tenths % 10)
+    }
 }
 
 /// A `file` or `image` message's content, read leniently (one struct, not the untagged enum).
