@@ -680,3 +680,203 @@ fn an_invite_link_sends_a_friend_request_and_a_join_link_waits_for_approval() {
     );
     assert_ne!(alice_uid, carol_uid);
 }
+
+/// Pseudo-random bytes (xorshift), so files do not compress and differ from run to run only by
+/// the seed.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// JS: the SHA-256 (hex) and length of what `url` downloads in this page, as "LEN:HEX".
+fn fetched_digest(tab: &Tab, url_expression: &str) -> String {
+    let expression = format!(
+        "(async () => {{ const r = await fetch({url_expression}); const b = await r.arrayBuffer(); \
+         const d = await crypto.subtle.digest('SHA-256', b); \
+         return b.byteLength + ':' + Array.from(new Uint8Array(d)).map(x => x.toString(16).padStart(2, '0')).join(''); }})()"
+    );
+    tab.evaluate(&expression, true)
+        .ok()
+        .and_then(|r| r.value)
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[test]
+fn files_sent_through_the_file_input_appear_for_the_peer_and_download_intact() {
+    if !prerequisites_present() {
+        return;
+    }
+    let server = start_server();
+    let alice = person();
+    let bob = person();
+    for p in [&alice, &bob] {
+        p.tab
+            .set_default_timeout(WAIT)
+            .navigate_to(&server.base)
+            .expect("navigate")
+            .wait_until_navigated()
+            .expect("page loads");
+    }
+    let (_, alice_uid) = identity(&alice.tab);
+    let (_, bob_uid) = identity(&bob.tab);
+    wait_until(
+        &bob.tab,
+        "Bob's stream to be live",
+        "document.querySelector('#sync-status')?.dataset.state === 'live'",
+    );
+    type_into(&alice.tab, "#new-chat-uid", &bob_uid.to_string());
+    click(&alice.tab, "#new-chat-open");
+    type_and_send(&alice.tab, "files follow");
+    let bob_item = format!(".conversation-item[data-peer='{alice_uid}']");
+    wait_until(
+        &bob.tab,
+        "the conversation in Bob's list",
+        &present(&bob_item),
+    );
+    click(&bob.tab, &bob_item);
+    wait_until(
+        &bob.tab,
+        "the first message",
+        &message_visible("files follow", ".theirs"),
+    );
+    // Bob's page records every state an attachment shows.
+    bob.tab
+        .evaluate(
+            "window.fileStates = []; new MutationObserver(() => document.querySelectorAll('#history .attachment[data-file]').forEach(a => window.fileStates.push(a.dataset.file + ':' + a.dataset.state))).observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-state']}); true",
+            false,
+        )
+        .expect("observer");
+
+    // A 64×64 noisy PNG (uploaded: above 1 KB), a 1 MB file, and a small text (inline).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pixels = noise(64 * 64 * 3, 0x9E37_79B9_7F4A_7C15);
+    let picture = image::RgbImage::from_raw(64, 64, pixels).expect("an image");
+    let png_path = dir.path().join("dots.png");
+    picture.save(&png_path).expect("write png");
+    let png = std::fs::read(&png_path).expect("read png");
+    assert!(png.len() > 1024, "the PNG is uploaded, not inline");
+    let big = noise(1 << 20, 42);
+    let big_path = dir.path().join("data.bin");
+    std::fs::write(&big_path, &big).expect("write big file");
+    let small_path = dir.path().join("note.txt");
+    std::fs::write(&small_path, "a small note").expect("write small file");
+    let paths: Vec<String> = [&png_path, &big_path, &small_path]
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    alice
+        .tab
+        .wait_for_element("#attach-input")
+        .expect("file input")
+        .set_input_files(&paths)
+        .expect("choose files");
+
+    // Alice's history shows the three at once with name and size; they end up sent and ready.
+    for (name, size) in [
+        (
+            "dots.png",
+            format!(
+                "{}.{} KB",
+                png.len() * 10 / 1024 / 10,
+                png.len() * 10 / 1024 % 10
+            ),
+        ),
+        ("data.bin", "1.0 MB".to_owned()),
+        ("note.txt", "12 B".to_owned()),
+    ] {
+        wait_until(
+            &alice.tab,
+            &format!("{name} in Alice's history"),
+            &format!(
+                "Array.from(document.querySelectorAll('#history .message.mine .attachment')).some(a => a.querySelector('.file-name')?.innerText === {} && a.querySelector('.file-size')?.innerText === {})",
+                js(name),
+                js(&size)
+            ),
+        );
+    }
+    wait_until(
+        &alice.tab,
+        "Alice's uploads to finish",
+        "document.querySelectorAll('#history .message.mine[data-state=\"sent\"] .attachment[data-state=\"ready\"]').length === 3 && !document.querySelector('.upload-progress')",
+    );
+
+    // Bob sees the image (its thumbnail, linking to the full picture) and the links.
+    let attachment = |name: &str| {
+        format!(
+            "Array.from(document.querySelectorAll('#history .message.theirs .attachment')).find(a => a.querySelector('.file-name')?.innerText === {})",
+            js(name)
+        )
+    };
+    wait_until(
+        &bob.tab,
+        "the picture in Bob's chat",
+        &format!(
+            "(() => {{ const a = {}; const img = a?.querySelector('a.file-open img.file-image'); return a?.dataset.state === 'ready' && !!img && img.complete && img.naturalWidth > 0; }})()",
+            attachment("dots.png")
+        ),
+    );
+    wait_until(
+        &bob.tab,
+        "the big file's link in Bob's chat",
+        &format!(
+            "(() => {{ const a = {}; return a?.dataset.state === 'ready' && !!a.querySelector('a.file-link[href]'); }})()",
+            attachment("data.bin")
+        ),
+    );
+    wait_until(
+        &bob.tab,
+        "the small note's link in Bob's chat",
+        &format!(
+            "!!{}?.querySelector('a.file-link[href^=\"blob:\"]')",
+            attachment("note.txt")
+        ),
+    );
+    snapshot(&bob.tab, "files-bob");
+
+    // What Bob downloads is what Alice chose.
+    let href =
+        |name: &str, link: &str| format!("{}.querySelector({}).href", attachment(name), js(link));
+    assert_eq!(
+        fetched_digest(&bob.tab, &href("data.bin", "a.file-link")),
+        format!("{}:{}", big.len(), sha256_hex(&big))
+    );
+    assert_eq!(
+        fetched_digest(&bob.tab, &href("dots.png", "a.file-open")),
+        format!("{}:{}", png.len(), sha256_hex(&png))
+    );
+    assert_eq!(
+        fetched_digest(&bob.tab, &href("note.txt", "a.file-link")),
+        format!("12:{}", sha256_hex(b"a small note"))
+    );
+    let states = eval_string(&bob.tab, "window.fileStates.join(' ')");
+    eprintln!("browser: attachment states Bob saw: {states}");
+    // Both uploaded files showed `uploading` first (their messages arrive before the bytes)
+    // and `ready` last.
+    let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
+    for entry in states.split_whitespace() {
+        let (id, state) = entry.split_once(':').expect("id:state");
+        match seen.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, list)) => list.push(state),
+            None => seen.push((id, vec![state])),
+        }
+    }
+    assert_eq!(seen.len(), 2, "two uploaded files: {states}");
+    for (id, list) in &seen {
+        assert_eq!(list.first(), Some(&"uploading"), "{id}: {states}");
+        assert_eq!(list.last(), Some(&"ready"), "{id}: {states}");
+        assert!(!list.contains(&"failed"), "{id}: {states}");
+    }
+}

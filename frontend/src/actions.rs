@@ -334,6 +334,7 @@ pub fn apply_events(store: Store, events: Vec<Event>) {
         };
         match event {
             Event::Message { message } => apply_message(store, message),
+            Event::FileReady { file } => crate::files::known(store, file),
             Event::Read {
                 conversation,
                 read_seq,
@@ -362,6 +363,11 @@ pub async fn resync(store: Store) {
 
 /// Sends a text to a chat: shown at once as `sending`, then `sent` or `failed`.
 pub fn send_text(store: Store, key: ChatKey, content: String) {
+    send(store, key, MsgType::Text, content);
+}
+
+/// Sends a message of any type (files: `content` is an `Attachment` as JSON).
+pub fn send(store: Store, key: ChatKey, msg_type: MsgType, content: String) {
     let Some(me) = store.my_uid() else {
         return;
     };
@@ -369,6 +375,7 @@ pub fn send_text(store: Store, key: ChatKey, content: String) {
     let pending = ChatMessage {
         sender: me,
         client_msg_id: client_msg_id.clone(),
+        msg_type,
         content: content.clone(),
         msg_id: None,
         seq: None,
@@ -382,7 +389,7 @@ pub fn send_text(store: Store, key: ChatKey, content: String) {
             .or_insert_with(Thread::draft)
             .upsert(pending);
     });
-    spawn_local(deliver(store, key, client_msg_id, content));
+    spawn_local(deliver(store, key, client_msg_id, msg_type, content));
 }
 
 /// Sends a failed message again, with the same `client_msg_id` (the server answers a duplicate
@@ -398,23 +405,29 @@ pub fn retry(store: Store, key: ChatKey, client_msg_id: ClientMsgId) {
                 .messages
                 .iter()
                 .find(|m| m.sender == me && m.client_msg_id == client_msg_id && m.seq.is_none())
-                .map(|m| m.content.clone());
+                .map(|m| (m.msg_type, m.content.clone()));
             thread.set_state(me, &client_msg_id, SendState::Sending, None);
         }
     });
-    if let Some(content) = content {
-        spawn_local(deliver(store, key, client_msg_id, content));
+    if let Some((msg_type, content)) = content {
+        spawn_local(deliver(store, key, client_msg_id, msg_type, content));
     }
 }
 
-async fn deliver(store: Store, key: ChatKey, client_msg_id: ClientMsgId, content: String) {
+async fn deliver(
+    store: Store,
+    key: ChatKey,
+    client_msg_id: ClientMsgId,
+    msg_type: MsgType,
+    content: String,
+) {
     let Some(me) = store.my_uid() else {
         return;
     };
     let request = SendMessage {
         to: key.target(),
         client_msg_id: client_msg_id.clone(),
-        msg_type: MsgType::Text,
+        msg_type,
         content: content.clone(),
     };
     match api::send_message(&request).await {
@@ -438,7 +451,7 @@ async fn deliver(store: Store, key: ChatKey, client_msg_id: ClientMsgId, content
                     conversation,
                     seq,
                     sender: me,
-                    msg_type: MsgType::Text,
+                    msg_type,
                     content,
                     time,
                     client_msg_id,

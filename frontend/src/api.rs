@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use shared::contacts::{FriendRequest, ListKind};
+use shared::files::FileInfo;
 use shared::groups::{GroupInvite, GroupJoinRequest};
 use shared::{
     ConversationId, ConversationList, Cursor, ErrorBody, ErrorCode, Event, EventBatch, GroupId,
@@ -19,6 +20,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 use std::time::Duration;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 use web_sys::{AbortController, AbortSignal};
 
 /// How long a send may take before the client gives up and offers a retry.
@@ -36,7 +39,8 @@ pub fn set_bearer(token: Option<String>) {
     BEARER.with(|b| *b.borrow_mut() = token);
 }
 
-fn bearer() -> Option<String> {
+/// The bearer token in use, if the cookie does not work.
+pub fn bearer() -> Option<String> {
     BEARER.with(|b| b.borrow().clone())
 }
 
@@ -228,6 +232,7 @@ struct EventFields {
     online: Option<bool>,
     invite: Option<GroupInvite>,
     gid: Option<GroupId>,
+    file: Option<FileInfo>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +285,7 @@ fn decode_event(raw: &RawValue) -> Option<Event> {
             time: f.time?,
         },
         "group_members" => Event::GroupMembers { gid: f.gid? },
+        "file_ready" => Event::FileReady { file: f.file? },
         // `typing` is not shown yet; kinds of newer servers are skipped.
         _ => return None,
     })
@@ -408,6 +414,11 @@ async fn call_text(
     let status = response.status();
     let text = response.text().await.map_err(failed)?;
 
+    answer(status, text)
+}
+
+/// The body of a success answer, or the error an answer carries.
+fn answer(status: u16, text: String) -> Result<String, ClientError> {
     if (200..300).contains(&status) {
         Ok(text)
     } else {
@@ -424,6 +435,93 @@ async fn call_text(
             },
         })
     }
+}
+
+/// A running `PUT /api/files/{id}/content` (an `XMLHttpRequest`, for its upload progress
+/// events). Keep it until `on_done` has run; dropping it earlier drops the callbacks.
+pub struct Upload {
+    xhr: web_sys::XmlHttpRequest,
+    _progress: Closure<dyn FnMut(web_sys::ProgressEvent)>,
+    _done: Closure<dyn FnMut()>,
+}
+
+impl Upload {
+    /// Stops the request; `on_done` then runs with an error.
+    pub fn abort(&self) {
+        let _ = self.xhr.abort();
+    }
+}
+
+/// Starts uploading `body` (the file from byte `offset` on) to `url`. `on_progress` gets the
+/// bytes of `body` sent so far, `on_done` the server's `FileInfo` or the error.
+pub fn upload(
+    url: &str,
+    offset: u64,
+    body: &web_sys::Blob,
+    on_progress: impl Fn(u64) + 'static,
+    on_done: impl FnOnce(Result<FileInfo, ClientError>) + 'static,
+) -> Result<Upload, ClientError> {
+    let failed = |_| ClientError::Network("XMLHttpRequest unavailable".into());
+    let xhr = web_sys::XmlHttpRequest::new().map_err(failed)?;
+    xhr.open("PUT", url).map_err(failed)?;
+    xhr.set_request_header(shared::files::UPLOAD_OFFSET_HEADER, &offset.to_string())
+        .map_err(failed)?;
+    if let Some(token) = bearer() {
+        xhr.set_request_header("Authorization", &format!("Bearer {token}"))
+            .map_err(failed)?;
+    }
+    let progress =
+        Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(move |e: web_sys::ProgressEvent| {
+            on_progress(e.loaded() as u64)
+        });
+    xhr.upload()
+        .map_err(failed)?
+        .set_onprogress(Some(progress.as_ref().unchecked_ref()));
+    let mut on_done = Some(on_done);
+    let request = xhr.clone();
+    let done = Closure::<dyn FnMut()>::new(move || {
+        let Some(on_done) = on_done.take() else {
+            return;
+        };
+        let status = request.status().unwrap_or(0);
+        on_done(if status == 0 {
+            Err(ClientError::Network("upload interrupted".into()))
+        } else {
+            let text = request.response_text().ok().flatten().unwrap_or_default();
+            answer(status, text).and_then(|text| {
+                serde_json::from_str(&text).map_err(|e| ClientError::Decode(e.to_string()))
+            })
+        });
+    });
+    xhr.set_onloadend(Some(done.as_ref().unchecked_ref()));
+    xhr.send_with_opt_blob(Some(body)).map_err(failed)?;
+    Ok(Upload {
+        xhr,
+        _progress: progress,
+        _done: done,
+    })
+}
+
+/// `GET url` as a `blob:` URL (revoke it when done): downloads with the bearer token, which
+/// `<img src>` and `<a href>` cannot send.
+pub async fn blob_url(url: &str) -> Result<String, ClientError> {
+    let mut builder = RequestBuilder::new(url);
+    if let Some(token) = bearer() {
+        builder = builder.header("Authorization", &format!("Bearer {token}"));
+    }
+    let network = |e: gloo_net::Error| ClientError::Network(e.to_string());
+    let response = builder.send().await.map_err(network)?;
+    let status = response.status();
+    if !(200..300).contains(&status) {
+        // Not a success: `answer` returns the error.
+        answer(status, response.text().await.unwrap_or_default())?;
+    }
+    let js = |_| ClientError::Decode("not a file".into());
+    let raw: web_sys::Response = response.into();
+    let blob = wasm_bindgen_futures::JsFuture::from(raw.blob().map_err(js)?)
+        .await
+        .map_err(js)?;
+    web_sys::Url::create_object_url_with_blob(&blob.unchecked_into()).map_err(js)
 }
 
 /// Clears its timer when the call ends.

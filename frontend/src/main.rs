@@ -7,6 +7,7 @@
 mod actions;
 mod api;
 mod components;
+mod files;
 mod social;
 mod state;
 mod sync;

@@ -5,10 +5,11 @@
 
 use leptos::prelude::*;
 use shared::contacts::{FriendRequests, ListVersions, Profile};
+use shared::files::{FileId, FileInfo};
 use shared::groups::{GroupInfo, GroupInvites, GroupJoinRequest, GroupMember};
 use shared::{
     ClientMsgId, ConversationId, ConversationKind, ConversationSummary, GroupId, Me, Message,
-    MessageId, Millis, Seq, Target, UserId,
+    MessageId, Millis, MsgType, Seq, Target, UserId,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -76,6 +77,7 @@ impl SendState {
 pub struct ChatMessage {
     pub sender: UserId,
     pub client_msg_id: ClientMsgId,
+    pub msg_type: MsgType,
     pub content: String,
     pub msg_id: Option<MessageId>,
     pub seq: Option<Seq>,
@@ -104,6 +106,7 @@ impl ChatMessage {
         ChatMessage {
             sender: message.sender,
             client_msg_id: message.client_msg_id,
+            msg_type: message.msg_type,
             content: message.content,
             msg_id: Some(message.msg_id),
             seq: Some(message.seq),
@@ -414,6 +417,32 @@ pub struct Store {
     pub pending_add: RwSignal<Option<String>>,
     /// A group from an opened `?join=GID` link.
     pub pending_join: RwSignal<Option<GroupId>>,
+    /// Uploaded files this tab knows the state of (from `GET /api/files/{id}`, `file_ready`, and
+    /// its own uploads).
+    pub files: RwSignal<HashMap<FileId, FileInfo>>,
+    /// Uploads this tab runs or ran: progress, or why they stopped.
+    pub uploads: RwSignal<HashMap<FileId, Upload>>,
+}
+
+/// An upload of this tab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    /// Bytes the server has (or that the browser has sent in the running request).
+    pub sent: u64,
+    pub size: u64,
+    pub running: bool,
+    /// Why it stopped (cancelled, failed); it can be retried.
+    pub error: Option<String>,
+}
+
+impl Upload {
+    /// Progress in whole percent.
+    pub fn percent(&self) -> u64 {
+        (self.sent * 100)
+            .checked_div(self.size)
+            .unwrap_or(100)
+            .min(100)
+    }
 }
 
 impl Store {
@@ -448,6 +477,8 @@ impl Store {
             selected_group: RwSignal::new(None),
             pending_add: RwSignal::new(None),
             pending_join: RwSignal::new(None),
+            files: RwSignal::new(HashMap::new()),
+            uploads: RwSignal::new(HashMap::new()),
         }
     }
 
@@ -552,7 +583,6 @@ pub fn use_store() -> Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::MsgType;
 
     fn msg(seq: i64, sender: i64, cmid: &str) -> Message {
         Message {
@@ -573,6 +603,7 @@ mod tests {
         t.upsert(ChatMessage {
             sender: UserId(1),
             client_msg_id: ClientMsgId("a".into()),
+            msg_type: MsgType::Text,
             content: "hi".into(),
             msg_id: None,
             seq: None,

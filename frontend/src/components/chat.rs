@@ -2,12 +2,14 @@
 
 use super::sidebar::initial_of;
 use crate::actions;
+use crate::files::{self, AttachmentView};
 use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
 use crate::{social, util};
-use leptos::ev::{KeyboardEvent, SubmitEvent};
+use leptos::ev::{ClipboardEvent, DragEvent, KeyboardEvent, SubmitEvent};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use shared::MsgType;
 
 /// Distance from the bottom (px) within which new messages keep the view scrolled down.
 const STICK_TO_BOTTOM_PX: i32 = 80;
@@ -87,7 +89,17 @@ fn ChatView(key: ChatKey) -> impl IntoView {
         }
     };
     view! {
-        <div id="chat" class="chat" data-peer=peer data-gid=gid>
+        <div
+            id="chat"
+            class="chat"
+            data-peer=peer
+            data-gid=gid
+            on:dragover=|ev: DragEvent| ev.prevent_default()
+            on:drop=move |ev: DragEvent| {
+                ev.prevent_default();
+                files::send_list(store, key, ev.data_transfer().and_then(|d| d.files()));
+            }
+        >
             <div class="chat-header">
                 <span class="avatar" class:group=matches!(key, ChatKey::Group(_)) aria-hidden="true">
                     {move || name.get().map_or_else(|| "#".to_owned(), |n| initial_of(&n))}
@@ -258,7 +270,12 @@ fn MessageRow(key: ChatKey, message: ChatMessage) -> impl IntoView {
         <div class=class data-seq=seq data-state=state.as_str()>
             <div class="bubble">
                 {sender_name}
-                <div class="content">{message.content}</div>
+                {if message.msg_type == MsgType::Text {
+                    view! { <div class="content">{message.content}</div> }.into_any()
+                } else {
+                    view! { <AttachmentView msg_type=message.msg_type content=message.content /> }
+                        .into_any()
+                }}
                 <div class="meta">
                     <time class="time">{util::format_clock(message.time)}</time>
                     {status.map(|s| view! { <span class="status">{s}</span> })}
@@ -316,6 +333,21 @@ fn Composer(key: ChatKey) -> impl IntoView {
             send();
         }
     };
+    let on_paste = move |ev: ClipboardEvent| {
+        let list = ev.clipboard_data().and_then(|d| d.files());
+        if list.as_ref().is_some_and(|l| l.length() > 0) {
+            ev.prevent_default();
+            files::send_list(store, key, list);
+        }
+    };
+    let picker = NodeRef::<html::Input>::new();
+    let on_pick = move |_| {
+        if let Some(el) = picker.get_untracked() {
+            files::send_list(store, key, el.files());
+            // The same file can be picked again.
+            el.set_value("");
+        }
+    };
     let count = move || text.with(|t| t.chars().count());
     let too_long = move || count() > shared::MAX_TEXT_CHARS;
 
@@ -336,8 +368,23 @@ fn Composer(key: ChatKey) -> impl IntoView {
                 prop:value=move || text.get()
                 on:input=move |ev| text.set(event_target_value(&ev))
                 on:keydown=on_keydown
+                on:paste=on_paste
             ></textarea>
             <div class="composer-side">
+                <input id="attach-input" type="file" multiple hidden node_ref=picker on:change=on_pick />
+                <button
+                    id="attach"
+                    class="secondary"
+                    type="button"
+                    title="Attach files"
+                    on:click=move |_| {
+                        if let Some(el) = picker.get_untracked() {
+                            el.click();
+                        }
+                    }
+                >
+                    "Attach"
+                </button>
                 <button id="send" type="submit">
                     "Send"
                 </button>

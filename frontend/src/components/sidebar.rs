@@ -146,7 +146,12 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
     if let Some(uid) = group_sender {
         crate::social::want_profiles(store, vec![uid]);
     }
-    let preview = last.map(|m| m.content.clone()).unwrap_or_default();
+    let preview = last
+        .map(|m| match m.msg_type {
+            shared::MsgType::Text => m.content.clone(),
+            _ => crate::files::preview(&m.content),
+        })
+        .unwrap_or_default();
     let time = last.map(|m| util::format_short(m.time)).unwrap_or_default();
     let unread = summary.unread;
     let open = move || actions::open_chat(store, key);
