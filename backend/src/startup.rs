@@ -127,7 +127,7 @@ impl Application {
         let notifier = state.notifier.clone();
         let store = state.store.clone();
         tracing::info!(addr = %self.addr, "listening");
-        let result = axum::serve(self.listener, http::router(state))
+        let result = axum::serve(self.listener, http::router(state).into_make_service())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down");

@@ -33,7 +33,7 @@ pub async fn serve(listen: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     println!("Baseline is running at http://{addr}/");
-    axum::serve(listener, router()).await
+    axum::serve(listener, router().into_make_service()).await
 }
 
 fn router() -> Router {
