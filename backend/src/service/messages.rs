@@ -22,7 +22,20 @@ pub async fn send(
     let conversation = match request.to {
         Target::User(recipient) => {
             let conversation = domain::direct_conversation(sender, recipient)?;
-            super::contacts::check_may_message(state, sender, recipient).await?;
+            if let Err(refusal) = super::contacts::check_may_message(state, sender, recipient).await
+            {
+                // A retry of a send acknowledged before the refusal began (say, the recipient
+                // blocked the sender since) answers with the first message, like every retry.
+                return match state.store.sent_message(sender, &client_msg_id).await? {
+                    Some(first) => Ok(SendAck {
+                        msg_id: first.msg_id,
+                        conversation: first.conversation,
+                        seq: first.seq,
+                        time: first.time,
+                    }),
+                    None => Err(refusal),
+                };
+            }
             conversation
         }
         Target::Group(gid) => group_conversation(gid),

@@ -300,6 +300,16 @@ impl Store {
         row.map(|r| user_row(&r)).transpose()
     }
 
+    /// The message `sender` stored under `client_msg_id`, if any.
+    pub async fn sent_message(
+        &self,
+        sender: UserId,
+        client_msg_id: &ClientMsgId,
+    ) -> Result<Option<Message>, StoreError> {
+        let mut conn = self.reader.acquire().await?;
+        message_by_client_id(&mut conn, sender, client_msg_id).await
+    }
+
     /// The user's conversations, most recent activity first.
     pub async fn conversations(&self, uid: UserId) -> Result<Vec<ConversationSummary>, StoreError> {
         let rows = sqlx::query(

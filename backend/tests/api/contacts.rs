@@ -920,3 +920,36 @@ async fn concurrent_profile_edits_each_get_their_own_time() {
     assert!(times.windows(2).all(|w| w[0] < w[1]));
 }
 }
+
+store_test! {
+async fn a_retry_of_a_send_acknowledged_before_a_block_returns_the_first_message() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (app.guest().await, app.guest().await);
+    let first = a.send(b.uid, "before-block", "hello").await;
+    assert_eq!(block_raw(&b, a.uid).await.status(), StatusCode::NO_CONTENT);
+    let b_head = b.me().await.cursor;
+    // The retry (its first answer was lost) gets the first ack, and nothing new is written ...
+    let retry = a.send(b.uid, "before-block", "hello").await;
+    assert_eq!(retry, first);
+    assert_eq!(b.me().await.cursor, b_head);
+    // ... while a new message is refused.
+    assert_send_refused_in_conversation(&a, &b).await;
+}
+}
+
+/// A new send from `from` to `to` is refused and writes nothing (they already share a
+/// conversation).
+async fn assert_send_refused_in_conversation(from: &Guest, to: &Guest) {
+    let to_head = to.me().await.cursor;
+    let response = from
+        .send_raw(
+            json!({"to": {"user": to.uid}, "client_msg_id": "after-block",
+                         "msg_type": "text", "content": "still there?"}),
+        )
+        .await;
+    assert_eq!(
+        error_code(response, StatusCode::FORBIDDEN).await,
+        "forbidden_by_privacy"
+    );
+    assert_eq!(to.me().await.cursor, to_head);
+}
