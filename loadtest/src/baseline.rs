@@ -191,17 +191,35 @@ async fn send(State(state): Shared, headers: HeaderMap, Json(body): Json<SendMes
     if body.content.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "content_empty");
     }
-    let key = (sender, body.client_msg_id.clone());
-    let mut sent = lock(&state.sent);
-    if let Some(ack) = sent.get(&key) {
-        return Json(ack.clone()).into_response();
-    }
     let (low, high) = if sender < recipient {
         (sender, recipient)
     } else {
         (recipient, sender)
     };
     let conversation = ConversationId(format!("d{low}_{high}"));
+    store_message(
+        &state,
+        sender,
+        conversation,
+        body,
+        &[sender_stream, recipient_stream],
+    )
+}
+
+/// Stores a message (or answers a repeated `client_msg_id` with the first ack): numbers it in
+/// its conversation and appends a `message` event to each of `streams`.
+fn store_message(
+    state: &Baseline,
+    sender: UserId,
+    conversation: ConversationId,
+    body: SendMessage,
+    streams: &[Arc<Stream>],
+) -> Response {
+    let key = (sender, body.client_msg_id.clone());
+    let mut sent = lock(&state.sent);
+    if let Some(ack) = sent.get(&key) {
+        return Json(ack.clone()).into_response();
+    }
     let seq = {
         let mut conversations = lock(&state.conversations);
         let last = conversations.entry(conversation.clone()).or_insert(0);
@@ -226,10 +244,11 @@ async fn send(State(state): Shared, headers: HeaderMap, Json(body): Json<SendMes
     };
     sent.insert(key, ack.clone());
     drop(sent);
-    sender_stream.push(Event::Message {
-        message: message.clone(),
-    });
-    recipient_stream.push(Event::Message { message });
+    for stream in streams {
+        stream.push(Event::Message {
+            message: message.clone(),
+        });
+    }
     Json(ack).into_response()
 }
 
@@ -343,42 +362,15 @@ fn send_to_group(state: &Baseline, sender: UserId, gid: GroupId, body: SendMessa
             None => return error(StatusCode::NOT_FOUND, "group_not_found"),
         }
     };
-    let key = (sender, body.client_msg_id.clone());
-    let mut sent = lock(&state.sent);
-    if let Some(ack) = sent.get(&key) {
-        return Json(ack.clone()).into_response();
-    }
-    let conversation = ConversationId(format!("g{gid}"));
-    let seq = {
-        let mut conversations = lock(&state.conversations);
-        let last = conversations.entry(conversation.clone()).or_insert(0);
-        *last += 1;
-        Seq(*last)
-    };
-    let message = Message {
-        msg_id: MessageId(state.next_msg.fetch_add(1, Ordering::Relaxed) + 1),
-        conversation,
-        seq,
+    let streams: Vec<Arc<Stream>> = members
+        .into_iter()
+        .filter_map(|member| state.stream(member))
+        .collect();
+    store_message(
+        state,
         sender,
-        msg_type: body.msg_type,
-        content: body.content,
-        time: now_millis(),
-        client_msg_id: body.client_msg_id,
-    };
-    let ack = SendAck {
-        msg_id: message.msg_id,
-        conversation: message.conversation.clone(),
-        seq: message.seq,
-        time: message.time,
-    };
-    sent.insert(key, ack.clone());
-    drop(sent);
-    for member in members {
-        if let Some(stream) = state.stream(member) {
-            stream.push(Event::Message {
-                message: message.clone(),
-            });
-        }
-    }
-    Json(ack).into_response()
+        ConversationId(format!("g{gid}")),
+        body,
+        &streams,
+    )
 }

@@ -6,7 +6,7 @@ use crate::helpers::{Guest, TestDatabase, postgres_url};
 use crate::process::{Process, guest, start_with};
 use futures::future::join_all;
 use serde_json::json;
-use shared::{Cursor, Event, SendAck};
+use shared::{Cursor, Event, Message, SendAck};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -187,27 +187,10 @@ async fn killing_a_node_in_the_middle_of_sends_loses_and_duplicates_nothing() {
     assert_eq!(acks.len(), SENDERS * EACH);
 
     // B, on the surviving node, reads the whole stream from the start.
-    let mut cursor = Cursor(0);
-    let mut received: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    let mut seqs = Vec::new();
-    let mut msg_ids = Vec::new();
-    loop {
-        let batch = b.poll(cursor, 0.0).await;
-        if batch.events.is_empty() {
-            break;
-        }
-        cursor = batch.cursor;
-        for event in batch.events {
-            if let Event::Message { message } = event {
-                received
-                    .entry(message.client_msg_id.0.clone())
-                    .or_default()
-                    .push(message.seq.0);
-                seqs.push(message.seq.0);
-                msg_ids.push(message.msg_id.0);
-            }
-        }
-    }
+    let messages = whole_stream(&b).await;
+    let received = by_client_msg_id(&messages);
+    let seqs: Vec<i64> = messages.iter().map(|m| m.seq.0).collect();
+    let msg_ids: Vec<i64> = messages.iter().map(|m| m.msg_id.0).collect();
     assert_eq!(
         received.len(),
         SENDERS * EACH,
@@ -228,25 +211,33 @@ async fn killing_a_node_in_the_middle_of_sends_loses_and_duplicates_nothing() {
     );
 }
 
-/// Every message event in `guest`'s whole stream, read from the start: client_msg_id -> seqs.
-async fn whole_stream(guest: &Guest) -> BTreeMap<String, Vec<i64>> {
+/// Every message in `guest`'s whole stream, read from the start, in stream order.
+async fn whole_stream(guest: &Guest) -> Vec<Message> {
     let mut cursor = Cursor(0);
-    let mut received: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut messages = Vec::new();
     loop {
         let batch = guest.poll(cursor, 0.0).await;
         if batch.events.is_empty() {
-            return received;
+            return messages;
         }
         cursor = batch.cursor;
-        for event in batch.events {
-            if let Event::Message { message } = event {
-                received
-                    .entry(message.client_msg_id.0.clone())
-                    .or_default()
-                    .push(message.seq.0);
-            }
-        }
+        messages.extend(batch.events.into_iter().filter_map(|event| match event {
+            Event::Message { message } => Some(message),
+            _ => None,
+        }));
     }
+}
+
+/// client_msg_id -> the seqs it arrived with (one, when nothing was duplicated).
+fn by_client_msg_id(messages: &[Message]) -> BTreeMap<String, Vec<i64>> {
+    let mut received: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for message in messages {
+        received
+            .entry(message.client_msg_id.0.clone())
+            .or_default()
+            .push(message.seq.0);
+    }
+    received
 }
 
 #[tokio::test]
@@ -321,7 +312,7 @@ async fn killing_a_node_in_the_middle_of_group_sends_delivers_every_ack_once_to_
     // Every member, now on node 2, reads their whole stream.
     for member in [&a, &b, &c] {
         let member = on(member, &node2.base);
-        let received = whole_stream(&member).await;
+        let received = by_client_msg_id(&whole_stream(&member).await);
         let group_msgs: BTreeMap<_, _> = received
             .iter()
             .filter(|(id, _)| id.starts_with('g'))
