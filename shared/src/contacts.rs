@@ -74,6 +74,25 @@ pub struct Profile {
     pub hidden: bool,
 }
 
+/// Who may see whether I am online (`GET /api/users/{uid}/presence`, `presence` events).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceLevel {
+    /// My friends only.
+    #[default]
+    Friends,
+    /// Anyone who knows my uid: for support accounts that guests reach through a site's chat
+    /// widget, which tells them "we'll reply here" while the account is offline.
+    Everyone,
+}
+
+/// `GET /api/users/{uid}/presence` answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPresence {
+    pub uid: UserId,
+    pub online: bool,
+}
+
 /// `PATCH /api/me` body: only the fields given change.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateProfile {
@@ -90,6 +109,8 @@ pub struct UpdateProfile {
     pub friend_level: Option<FriendLevel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_policy: Option<MsgPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_level: Option<PresenceLevel>,
 }
 
 /// `POST /api/friends/requests` body: the target by uid, or by the code of their invite link.

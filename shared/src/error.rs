@@ -115,6 +115,13 @@ pub enum ErrorCode {
     RangeNotSatisfiable,
     /// 429: too many requests; retry later.
     RateLimited,
+    /// 401: a site's identity token is malformed, names an unknown site, uses another algorithm
+    /// than HS256, or its signature does not match the site's secret.
+    IdentityInvalid,
+    /// 401: a site's identity token is past its `exp`.
+    IdentityExpired,
+    /// 400: a widget target that is not `u:UID` or `g:GID`.
+    InvalidTarget,
     /// 500: something broke on the server; the message says nothing more.
     Internal,
     /// 503: the server is overloaded or shutting down; retry later.
@@ -174,6 +181,9 @@ impl ErrorCode {
             ErrorCode::FileNotReady => "file_not_ready",
             ErrorCode::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::IdentityInvalid => "identity_invalid",
+            ErrorCode::IdentityExpired => "identity_expired",
+            ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
         }

@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod error;
 pub mod files;
 pub mod groups;
+pub mod widget;
 pub use error::{ErrorBody, ErrorCode};
 pub use groups::GroupId;
 
@@ -94,7 +95,11 @@ pub struct GuestSession {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
+    /// Anonymous: known by its session cookie or bearer token only.
     Guest,
+    /// Signed in by an embedding site's identity token (`POST /api/session/identify`): the same
+    /// site user gets the same uid on every device.
+    SiteUser,
 }
 
 /// `GET /api/me` answer.
@@ -114,6 +119,9 @@ pub struct Me {
     pub open_level: contacts::OpenLevel,
     pub friend_level: contacts::FriendLevel,
     pub msg_policy: contacts::MsgPolicy,
+    /// Who may see whether this user is online.
+    #[serde(default)]
+    pub presence_level: contacts::PresenceLevel,
     /// The code of this user's friend invite link (`/?add=CODE`).
     pub friend_code: String,
 }

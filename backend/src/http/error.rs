@@ -76,7 +76,7 @@ impl ApiError {
 fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode as C;
     match code {
-        C::Unauthenticated => StatusCode::UNAUTHORIZED,
+        C::Unauthenticated | C::IdentityInvalid | C::IdentityExpired => StatusCode::UNAUTHORIZED,
         C::ForbiddenOrigin
         | C::ForbiddenByPrivacy
         | C::FriendRequestsClosed

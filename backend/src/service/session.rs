@@ -99,6 +99,8 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, ServiceError> {
         open_level: user.open_level,
         friend_level: user.friend_level,
         msg_policy: user.msg_policy,
+        // Stored per user once the widget work lands; friends-only until then.
+        presence_level: shared::contacts::PresenceLevel::Friends,
         friend_code: user.friend_code,
     })
 }
