@@ -169,7 +169,6 @@ async fn me(State(state): Shared, headers: HeaderMap) -> Response {
         open_level: Default::default(),
         msg_policy: Default::default(),
         presence_level: Default::default(),
-        msg_policy: Default::default(),
         friend_code: String::new(),
     })
     .into_response()
