@@ -167,6 +167,7 @@ async fn me(State(state): Shared, headers: HeaderMap) -> Response {
         birthday: None,
         time: 0,
         open_level: Default::default(),
+        friend_level: Default::default(),
         msg_policy: Default::default(),
         presence_level: Default::default(),
         friend_code: String::new(),
