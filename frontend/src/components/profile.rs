@@ -129,6 +129,7 @@ fn ProfileForm(me: Me) -> impl IntoView {
             open_level: Some(OPEN_LEVELS[pick(OPEN_LEVELS.len(), open_level)]),
             friend_level: Some(FRIEND_LEVELS[pick(FRIEND_LEVELS.len(), friend_level)]),
             msg_policy: Some(MSG_POLICIES[pick(MSG_POLICIES.len(), msg_policy)]),
+            presence_level: None,
         };
         let me: Me = api::patch("/api/me", &body).await?;
         store.me.set(Some(me));
