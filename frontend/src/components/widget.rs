@@ -184,7 +184,7 @@ pub fn Widget() -> impl IntoView {
     let escape = window_event_listener_untyped("keydown", move |ev| {
         let escape = ev
             .dyn_ref::<web_sys::KeyboardEvent>()
-            .is_some_and(|ev| ev.key() == "Escape");
+            .is_some_and(|ev| ev.key() == "Escape" && !ev.is_composing());
         if escape && open.get_untracked() {
             host::post("close_request", None);
         }
@@ -198,7 +198,14 @@ pub fn Widget() -> impl IntoView {
     let greeting = options.greeting.clone();
     let title = options.title.clone();
     let name = move || match key {
-        Some(ChatKey::User(uid)) => store.nick_of(uid),
+        Some(ChatKey::User(uid)) => store.nick_of(uid).or_else(|| {
+            // The operator previewing their own widget.
+            store.me.with(|m| {
+                m.as_ref()
+                    .filter(|m| m.uid == uid)
+                    .map(|m| m.nick_name.clone())
+            })
+        }),
         Some(ChatKey::Group(gid)) => store.group_name(gid),
         None => None,
     };
