@@ -16,6 +16,7 @@ use axum::response::Html;
 use axum::routing::get;
 use backend::{Application, Config};
 use base64::Engine;
+use clap::Parser;
 use headless_chrome::protocol::cdp::{DOM, Page, Runtime};
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::{Value, json};
@@ -166,11 +167,18 @@ fn start_sites() -> Sites {
     let shop = format!("http://127.0.0.1:{port}");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::for_data_dir(dir.path().to_path_buf());
+    // The widget's options as an operator writes them (whatever types they parse into).
+    let mut config = Config::try_parse_from([
+        "courier".to_owned(),
+        "--embed-origins".to_owned(),
+        shop.clone(),
+        "--site-keys".to_owned(),
+        format!("{SITE}={SECRET}"),
+    ])
+    .expect("the widget options parse");
+    config.data_dir = dir.path().to_path_buf();
     config.listen = "127.0.0.1:0".parse().expect("address");
     config.static_dir = dist_dir();
-    config.embed_origins = vec![shop.clone()];
-    config.site_keys = vec![format!("{SITE}={SECRET}")];
     let app = runtime
         .block_on(Application::build(config))
         .expect("server builds");

@@ -76,7 +76,10 @@ mod tests {
             assert_eq!(target.to_string(), text);
         }
         for bad in ["", "u", "u:", "u:0", "u:-3", "x:5", "g:abc", "u:1:2", "42"] {
-            assert!(bad.parse::<WidgetTarget>().is_err(), "{bad} must be refused");
+            assert!(
+                bad.parse::<WidgetTarget>().is_err(),
+                "{bad} must be refused"
+            );
         }
     }
 }
