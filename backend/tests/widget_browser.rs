@@ -428,10 +428,8 @@ fn set_handles(tab: &Tab, origin: &str, handles: FrameHandles) {
 
 /// An isolated world in the frame from `origin` (its DOM, not its page's globals).
 fn frame_world(tab: &Tab, origin: &str, fresh: bool) -> Option<u32> {
-    if !fresh {
-        if let Some(world) = handles(tab, origin).world {
-            return Some(world);
-        }
+    if let Some(world) = handles(tab, origin).world.filter(|_| !fresh) {
+        return Some(world);
     }
     let frame_id = frame_id(tab, origin)?;
     let world = tab
