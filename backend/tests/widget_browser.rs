@@ -127,6 +127,10 @@ window.addEventListener("message", function (e) {{
 window.widgetMessages = function (type) {{
   return window.hostLog.filter(function (m) {{ return m.fromWidget && m.type === type; }});
 }};
+// Whether an element takes space on screen (fixed elements have no offsetParent).
+window.shown = function (el) {{
+  return !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+}};
 window.apiEvents = [];
 window.courierQueue = [];
 ["ready", "unread", "open", "close", "identified", "identify_failed"].forEach(function (name) {{
@@ -684,12 +688,12 @@ fn wait_ready(tab: &Tab, courier: &str, count: usize) -> i64 {
 fn unread_shows(count: u32) -> String {
     format!(
         "(() => {{ const w = document.getElementById('courier-widget'); const b = document.getElementById('courier-badge'); \
-         return !!w && !!b && w.dataset.unread === '{count}' && b.innerText.trim() === '{count}' && b.offsetParent !== null; }})()"
+         return !!w && !!b && w.dataset.unread === '{count}' && b.innerText.trim() === '{count}' && window.shown(b); }})()"
     )
 }
 
 const BADGE_HIDDEN: &str = "(() => { const w = document.getElementById('courier-widget'); const b = document.getElementById('courier-badge'); \
-     return !!w && !!b && w.dataset.unread === '0' && (b.offsetParent === null || getComputedStyle(b).visibility === 'hidden'); })()";
+     return !!w && !!b && w.dataset.unread === '0' && !window.shown(b); })()";
 
 // ---------------------------------------------------------------------------------------------
 // The tests
@@ -747,7 +751,7 @@ fn a_guest_chats_with_staff_through_the_widget_and_keeps_uid_and_history_after_a
         g,
         courier,
         "the panel to open",
-        "document.getElementById('courier-widget').dataset.open === 'true' && document.getElementById('courier-panel').offsetParent !== null",
+        "document.getElementById('courier-widget').dataset.open === 'true' && window.shown(document.getElementById('courier-panel'))",
     );
     wait_frame(
         g,
@@ -809,7 +813,7 @@ fn a_guest_chats_with_staff_through_the_widget_and_keeps_uid_and_history_after_a
         g,
         courier,
         "the panel to close",
-        "document.getElementById('courier-widget').dataset.open === 'false' && document.getElementById('courier-panel').offsetParent === null",
+        "document.getElementById('courier-widget').dataset.open === 'false' && !window.shown(document.getElementById('courier-panel'))",
     );
     app_send(&staff.tab, "Shall I reserve one for you?");
     let replied = Instant::now();
@@ -927,7 +931,7 @@ fn a_site_not_in_embed_origins_gets_an_unavailable_widget_whose_frame_never_load
     assert_eq!(
         eval(
             g,
-            "(function (l) { return !!l && (l.offsetParent === null || getComputedStyle(l).visibility === 'hidden'); })(document.getElementById('courier-launcher'))"
+            "!!document.getElementById('courier-launcher') && !window.shown(document.getElementById('courier-launcher'))"
         ),
         Some(Value::Bool(true)),
         "the launcher is hidden\n{}",
