@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the web client into dist/: wasm32 release build, wasm-bindgen (--target web), optional
-# wasm-opt from npm's binaryen, and index.html. The server serves dist/ at /.
+# wasm-opt from npm's binaryen, index.html, and the widget's static files from web/. The server
+# serves dist/ at /.
 #
 #   scripts/build-frontend.sh            # from any directory
 #   CARGO_TARGET_DIR=/elsewhere scripts/build-frontend.sh
@@ -61,6 +62,8 @@ else
 fi
 
 cp index.html "$dist/index.html"
+# The embeddable widget's loader (widget.js) and the snippet builder (embed.html): static files.
+cp web/widget.js web/embed.html "$dist/"
 
 echo "==> dist/"
 printf '%-22s %10s %10s\n' file bytes gzip-9

@@ -1,7 +1,11 @@
 //! Configuration, parsed once at start-up from flags or `COURIER_*` environment variables.
 //! `courier --help` lists every option with its default; README.md repeats them.
 
+use crate::domain::identity::SiteKeys;
 use clap::Parser;
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -99,6 +103,33 @@ pub struct Config {
     /// for MinIO); same as AWS_ENDPOINT. Plain http also needs AWS_ALLOW_HTTP=true.
     #[arg(long, env = "COURIER_FILE_STORE_ENDPOINT")]
     pub file_store_endpoint: Option<String>,
+
+    /// Sites allowed to embed the chat widget in an iframe, comma separated origins like
+    /// https://shop.example.com (scheme://host[:port], no path), or `*` for any site. Sent as
+    /// the widget page's `Content-Security-Policy: frame-ancestors`. Default: none, only
+    /// Courier's own pages may frame it.
+    #[arg(
+        long,
+        env = "COURIER_EMBED_ORIGINS",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = EmbedOrigins::parse
+    )]
+    pub embed_origins: EmbedOrigins,
+
+    /// Sites that sign their own users into the widget: comma separated SITE_ID=SECRET pairs
+    /// (SITE_ID 1-64 characters of A-Z a-z 0-9 . _ -, SECRET at least 32 bytes). A token signed
+    /// with a site's secret (HS256 JWT, `iss` = SITE_ID) gives its user one uid on every device.
+    /// Default: none. The secrets are never printed.
+    #[arg(
+        long,
+        env = "COURIER_SITE_KEYS",
+        default_value = "",
+        hide_default_value = true,
+        hide_env_values = true,
+        value_parser = SiteKeysParser
+    )]
+    pub site_keys: SiteKeys,
 }
 
 impl Config {
@@ -108,5 +139,239 @@ impl Config {
         let mut config = Config::parse_from(["courier"]);
         config.data_dir = data_dir;
         config
+    }
+}
+
+/// The origins allowed to frame the widget (`--embed-origins`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EmbedOrigins {
+    any: bool,
+    origins: Vec<String>,
+}
+
+impl EmbedOrigins {
+    /// Parses comma separated origins (`scheme://host[:port]`, http or https, a trailing `/`
+    /// tolerated, scheme and host lowercased) or `*`. Empty entries are skipped, so an empty
+    /// string means none.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut parsed = Self::default();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                parsed.any = true;
+                continue;
+            }
+            let origin = parse_origin(entry).ok_or_else(|| {
+                format!(
+                    "{entry:?} is not an origin: write scheme://host[:port] with http or https \
+                     and no path, like https://shop.example.com, or * for any site"
+                )
+            })?;
+            if !parsed.origins.contains(&origin) {
+                parsed.origins.push(origin);
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// Whether any site may frame the widget (`*`).
+    pub fn any(&self) -> bool {
+        self.any
+    }
+
+    /// The configured origins, normalised, in the order given.
+    pub fn origins(&self) -> &[String] {
+        &self.origins
+    }
+
+    /// The widget page's CSP: `frame-ancestors 'self' ORIGIN...`, or `frame-ancestors *`.
+    pub fn frame_ancestors(&self) -> String {
+        if self.any {
+            return "frame-ancestors *".to_owned();
+        }
+        let mut csp = "frame-ancestors 'self'".to_owned();
+        for origin in &self.origins {
+            csp.push(' ');
+            csp.push_str(origin);
+        }
+        csp
+    }
+}
+
+/// `scheme://host[:port]` normalised, or `None`. Strict, since it goes into a header: a host is
+/// letters, digits, dots and dashes (or a bracketed IPv6 address), a port 1 to 65535.
+fn parse_origin(text: &str) -> Option<String> {
+    let text = text.strip_suffix('/').unwrap_or(text);
+    let (scheme, rest) = text.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (address, after) = v6.split_once(']')?;
+        let ok = !address.is_empty()
+            && address
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        if !ok {
+            return None;
+        }
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':')?),
+        };
+        (format!("[{}]", address.to_ascii_lowercase()), port)
+    } else {
+        let (host, port) = match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        };
+        let ok = !host.is_empty()
+            && !host.starts_with(['.', '-'])
+            && !host.ends_with(['.', '-'])
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !ok {
+            return None;
+        }
+        (host.to_ascii_lowercase(), port)
+    };
+    match port {
+        None => Some(format!("{scheme}://{host}")),
+        Some(port) => {
+            let number: u16 = port
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| port.parse().ok())
+                .flatten()?;
+            (number > 0).then(|| format!("{scheme}://{host}:{number}"))
+        }
+    }
+}
+
+/// Parses `--site-keys` with an error message of its own: clap's usual message would repeat
+/// the value, secrets included.
+#[derive(Clone, Copy, Debug)]
+struct SiteKeysParser;
+
+impl TypedValueParser for SiteKeysParser {
+    type Value = SiteKeys;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<SiteKeys, clap::Error> {
+        let refuse = |why: String| {
+            clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!("invalid --site-keys (COURIER_SITE_KEYS): {why}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("it is not valid UTF-8".to_owned()))?;
+        SiteKeys::parse(text).map_err(|e| refuse(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn origins_are_checked_and_normalised() {
+        let parsed = EmbedOrigins::parse(
+            " https://Shop.Example.com/ ,http://127.0.0.1:8081,https://[::1]:9000,,https://shop.example.com",
+        )
+        .expect("valid");
+        assert_eq!(
+            parsed.origins(),
+            [
+                "https://shop.example.com",
+                "http://127.0.0.1:8081",
+                "https://[::1]:9000"
+            ]
+        );
+        assert!(!parsed.any());
+        assert_eq!(
+            parsed.frame_ancestors(),
+            "frame-ancestors 'self' https://shop.example.com http://127.0.0.1:8081 https://[::1]:9000"
+        );
+        for bad in [
+            "shop.example.com",
+            "ftp://shop.example.com",
+            "https://shop.example.com/path",
+            "https://shop.example.com?x=1",
+            "https://user@shop.example.com",
+            "https://",
+            "https://shop.example.com:0",
+            "https://shop.example.com:70000",
+            "https://shop.example.com:80a",
+            "https://shop example.com",
+            "https://shop.example.com;script-src",
+            "https://.example.com",
+            "https://[zz]",
+            "https://*.example.com",
+        ] {
+            assert!(EmbedOrigins::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn no_origins_means_self_only_and_a_star_means_any_site() {
+        let none = EmbedOrigins::parse("").expect("empty is fine");
+        assert_eq!(none, EmbedOrigins::default());
+        assert_eq!(none.frame_ancestors(), "frame-ancestors 'self'");
+        let any = EmbedOrigins::parse("*").expect("valid");
+        assert!(any.any());
+        assert_eq!(any.frame_ancestors(), "frame-ancestors *");
+    }
+
+    #[test]
+    fn defaults_are_empty_and_flags_are_parsed_at_start_up() {
+        let config = Config::try_parse_from(["courier"]).expect("defaults parse");
+        assert_eq!(config.embed_origins, EmbedOrigins::default());
+        assert!(config.site_keys.is_empty());
+        let config = Config::try_parse_from([
+            "courier",
+            "--embed-origins",
+            "https://a.example,https://b.example:8443",
+            "--site-keys",
+            &format!("shop={SECRET},blog={SECRET}"),
+        ])
+        .expect("valid flags");
+        assert_eq!(config.embed_origins.origins().len(), 2);
+        assert_eq!(
+            config.site_keys.sites().collect::<Vec<_>>(),
+            ["blog", "shop"]
+        );
+    }
+
+    #[test]
+    fn bad_values_refuse_to_start_and_never_print_a_secret() {
+        let error = Config::try_parse_from(["courier", "--embed-origins", "https://a.example/x"])
+            .expect_err("a path is refused");
+        assert_eq!(error.kind(), ErrorKind::ValueValidation);
+        let leaked = "a-secret-that-is-too-short";
+        let error = Config::try_parse_from(["courier", "--site-keys", &format!("shop={leaked}")])
+            .expect_err("a short secret is refused");
+        assert_eq!(error.kind(), ErrorKind::ValueValidation);
+        let message = error.to_string();
+        assert!(message.contains("at least 32 bytes"), "{message}");
+        assert!(!message.contains(leaked), "{message}");
+    }
+
+    #[test]
+    fn the_debug_form_of_the_config_hides_the_secrets() {
+        let config = Config::try_parse_from(["courier", "--site-keys", &format!("shop={SECRET}")])
+            .expect("valid");
+        let debug = format!("{config:?}");
+        assert!(debug.contains("shop"), "{debug}");
+        assert!(!debug.contains(SECRET), "{debug}");
     }
 }

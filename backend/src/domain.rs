@@ -4,6 +4,7 @@
 pub mod contacts;
 pub mod files;
 pub mod groups;
+pub mod identity;
 
 use shared::{
     ClientMsgId, ConversationId, Cursor, DEFAULT_PAGE_LIMIT, MAX_CLIENT_MSG_ID_LEN, MAX_PAGE_LIMIT,

@@ -12,6 +12,7 @@ use leptos::task::spawn_local;
 use shared::{
     ClientMsgId, ConversationId, ErrorCode, Event, Me, Message, MsgType, SendAck, SendMessage, Seq,
 };
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Page size for older history.
@@ -19,7 +20,11 @@ const OLDER_PAGE: u32 = 20;
 /// Page size for gap fills.
 const GAP_PAGE: u32 = shared::MAX_PAGE_LIMIT;
 /// Where the bearer-token fallback is kept.
-const TOKEN_KEY: &str = "courier.token";
+pub(crate) const TOKEN_KEY: &str = "courier.token";
+/// How long a typing notice shows without a newer one.
+const TYPING_SHOWN: Duration = Duration::from_secs(5);
+/// At most one typing notice is posted in this interval (the server drops more anyway).
+const TYPING_EVERY_MS: i64 = 3_000;
 
 /// Establishes the session: the cookie, else a stored bearer token, else a new guest. Retries on
 /// network errors until it works.
@@ -306,6 +311,7 @@ pub fn apply_message(store: Store, message: Message) {
                 .map(|(key, _)| *key)
         })
     });
+    stop_typing(store, &message.conversation, message.sender);
     let Some(key) = key else {
         return;
     };
@@ -341,7 +347,8 @@ pub fn apply_events(store: Store, events: Vec<Event>) {
             } => store
                 .conversations
                 .update(|list| summary_apply_read(list, &conversation, read_seq)),
-            // Typing indicators are not shown yet; unknown kinds come from newer servers.
+            Event::Typing { conversation, uid } => typing_seen(store, conversation, uid),
+            // Unknown kinds come from newer servers.
             _ => {}
         }
     }
@@ -460,10 +467,11 @@ async fn deliver(
         }
         Err(error) => {
             let text = if error.is_client_error() {
-                store.show_error(error.to_string());
-                error.to_string()
+                let text = crate::i18n::error(&error);
+                store.show_error(text.clone());
+                text
             } else {
-                format!("Not delivered: {error}")
+                format!("Not delivered: {}", crate::i18n::error(&error))
             };
             store.threads.update(|threads| {
                 if let Some(thread) = threads.get_mut(&key) {
@@ -490,4 +498,66 @@ pub async fn mark_read(store: Store, conversation: ConversationId, seq: Seq) {
             }
         }
     }
+}
+
+/// Tells the chat's other members that we are typing (at most every few seconds; nothing for a
+/// chat that has no conversation yet).
+pub fn typing(store: Store, key: ChatKey) {
+    let now = util::now_millis();
+    if now - store.typing_sent.get_value() < TYPING_EVERY_MS {
+        return;
+    }
+    let conversation = store
+        .threads
+        .with_untracked(|t| t.get(&key).and_then(|t| t.conversation.clone()));
+    if let Some(conversation) = conversation {
+        store.typing_sent.set_value(now);
+        // A lost typing notice does not matter.
+        spawn_local(async move {
+            let _ = api::typing(&conversation).await;
+        });
+    }
+}
+
+/// Someone else is typing in a conversation: shown until `TYPING_SHOWN` passes without a newer
+/// notice, or their message arrives.
+fn typing_seen(store: Store, conversation: ConversationId, uid: shared::UserId) {
+    if Some(uid) == store.my_uid() {
+        return;
+    }
+    let until = util::now_millis() + TYPING_SHOWN.as_millis() as i64;
+    store.typing.update(|all| {
+        let list = all.entry(conversation).or_default();
+        list.retain(|(u, _)| *u != uid);
+        list.push((uid, until));
+    });
+    set_timeout(
+        move || {
+            let now = util::now_millis();
+            store.typing.try_maybe_update(|all| {
+                let count = |all: &HashMap<_, Vec<_>>| all.values().map(Vec::len).sum::<usize>();
+                let before = count(all);
+                all.retain(|_, list| {
+                    list.retain(|(_, until)| *until > now);
+                    !list.is_empty()
+                });
+                (count(all) != before, ())
+            });
+        },
+        TYPING_SHOWN,
+    );
+}
+
+/// A message arrived from `uid`: they stopped typing there.
+fn stop_typing(store: Store, conversation: &ConversationId, uid: shared::UserId) {
+    store.typing.maybe_update(|all| {
+        let Some(list) = all.get_mut(conversation) else {
+            return false;
+        };
+        list.retain(|(u, _)| *u != uid);
+        if list.is_empty() {
+            all.remove(conversation);
+        }
+        true
+    });
 }

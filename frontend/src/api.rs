@@ -8,9 +8,10 @@ use gloo_net::http::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use shared::contacts::{FriendRequest, ListKind};
+use shared::contacts::{FriendRequest, ListKind, UserPresence};
 use shared::files::FileInfo;
 use shared::groups::{GroupInvite, GroupJoinRequest};
+use shared::widget::IdentifyRequest;
 use shared::{
     ConversationId, ConversationList, Cursor, ErrorBody, ErrorCode, Event, EventBatch, GroupId,
     GuestSession, MarkRead, Me, Message, MessagePage, Millis, ReadState, SendAck, SendMessage, Seq,
@@ -130,6 +131,32 @@ pub async fn create_guest() -> Result<GuestSession, ClientError> {
         Limit::Timeout(CALL_TIMEOUT),
     )
     .await
+}
+
+/// `POST /api/session/identify`: signs in as a site's user with the site's identity token (the
+/// widget's `identify`). A new session, with its token in the body as for a guest.
+pub async fn identify(token: &str) -> Result<GuestSession, ClientError> {
+    post(
+        "/api/session/identify",
+        &IdentifyRequest {
+            token: token.to_owned(),
+        },
+    )
+    .await
+}
+
+/// `GET /api/users/{uid}/presence`: whether a user is online (403 `forbidden_by_privacy` when
+/// they do not show it to the caller).
+pub async fn user_presence(uid: UserId) -> Result<UserPresence, ClientError> {
+    get(&format!("/api/users/{uid}/presence")).await
+}
+
+/// `POST /api/conversations/{id}/typing`: tells the other members that we are typing.
+pub async fn typing(conversation: &ConversationId) -> Result<(), ClientError> {
+    let url = format!("/api/conversations/{}/typing", encode(&conversation.0));
+    post::<_, serde::de::IgnoredAny>(&url, &Empty {})
+        .await
+        .map(|_| ())
 }
 
 /// `GET /api/conversations`.
@@ -286,7 +313,11 @@ fn decode_event(raw: &RawValue) -> Option<Event> {
         },
         "group_members" => Event::GroupMembers { gid: f.gid? },
         "file_ready" => Event::FileReady { file: f.file? },
-        // `typing` is not shown yet; kinds of newer servers are skipped.
+        "typing" => Event::Typing {
+            conversation: f.conversation?,
+            uid: f.uid?,
+        },
+        // Kinds of newer servers are skipped.
         _ => return None,
     })
 }

@@ -2,12 +2,16 @@
 //!
 //! `api` is the only module that talks HTTP, `state` holds the reactive stores, `actions` applies
 //! server answers about chats to them, `social` does the same for contacts and groups (the cached
-//! versioned lists), `sync` runs the tab's event loop, and `components` renders.
+//! versioned lists), `sync` runs the tab's event loop, and `components` renders. The same module
+//! is also the embeddable widget (`/widget`): `host` talks to the page embedding it, `i18n` has
+//! its words.
 
 mod actions;
 mod api;
 mod components;
 mod files;
+mod host;
+mod i18n;
 mod social;
 mod state;
 mod sync;
@@ -15,5 +19,9 @@ mod util;
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(components::App);
+    if components::is_widget_page() {
+        leptos::mount::mount_to_body(components::Widget);
+    } else {
+        leptos::mount::mount_to_body(components::App);
+    }
 }

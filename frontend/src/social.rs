@@ -690,6 +690,36 @@ pub async fn create_group(
     Ok(group)
 }
 
+/// Joins a group (`POST /api/groups/{gid}/join`): a member at once, or a pending request.
+pub async fn join_group(
+    store: Store,
+    gid: GroupId,
+    note: String,
+) -> Result<shared::groups::JoinResult, ClientError> {
+    let outcome: shared::groups::JoinOutcome = api::post(
+        &format!("/api/groups/{gid}/join"),
+        &shared::groups::JoinGroup { note },
+    )
+    .await?;
+    put_group(store, outcome.group);
+    match outcome.result {
+        shared::groups::JoinResult::Joined => {
+            store.groups.update(|g| {
+                if !g.contains(&gid) {
+                    g.push(gid);
+                }
+            });
+            spawn_local(sync_lists(store, false));
+        }
+        shared::groups::JoinResult::Pending => {
+            if let Some(request) = outcome.request {
+                upsert_join_request(store, request);
+            }
+        }
+    }
+    Ok(outcome.result)
+}
+
 /// Applies the answer of a group write that returns the group.
 pub fn group_updated(store: Store, group: GroupInfo) {
     put_group(store, group);

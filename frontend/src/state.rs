@@ -422,6 +422,10 @@ pub struct Store {
     pub files: RwSignal<HashMap<FileId, FileInfo>>,
     /// Uploads this tab runs or ran: progress, or why they stopped.
     pub uploads: RwSignal<HashMap<FileId, Upload>>,
+    /// Who is typing where, each until when (ms since the epoch).
+    pub typing: RwSignal<HashMap<ConversationId, Vec<(UserId, Millis)>>>,
+    /// When this tab last said it is typing.
+    pub(crate) typing_sent: StoredValue<Millis>,
 }
 
 /// An upload of this tab.
@@ -479,6 +483,8 @@ impl Store {
             pending_join: RwSignal::new(None),
             files: RwSignal::new(HashMap::new()),
             uploads: RwSignal::new(HashMap::new()),
+            typing: RwSignal::new(HashMap::new()),
+            typing_sent: StoredValue::new(0),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Pure rules of profiles, privacy and the versioned lists: what a valid nick or birthday is,
 //! who may see a profile or send a message, and how a list delta is folded from its change log.
 
-use shared::contacts::{MAX_NICK_CHARS, MAX_NOTE_CHARS, MsgPolicy, OpenLevel};
+use shared::contacts::{MAX_NICK_CHARS, MAX_NOTE_CHARS, MsgPolicy, OpenLevel, PresenceLevel};
 use shared::{ErrorCode, Millis};
 
 /// Refused input, with the stable code it answers with.
@@ -94,6 +94,18 @@ pub fn may_message(policy: MsgPolicy, relation: Relation) -> bool {
     }
 }
 
+/// Whether the viewer may see if the owner is online (`GET /api/users/{uid}/presence`). The
+/// owner always may; someone the owner blocked never; otherwise friends, or anyone when the
+/// owner's `presence_level` is `everyone`.
+pub fn may_see_presence(level: PresenceLevel, relation: Relation, blocked_by_owner: bool) -> bool {
+    relation.is_self
+        || (!blocked_by_owner
+            && match level {
+                PresenceLevel::Everyone => true,
+                PresenceLevel::Friends => relation.friends,
+            })
+}
+
 /// The `time` of a profile as a viewer gets it. The full form carries the profile's time; the
 /// hidden form its negation, so that a client's cached copy also says which form it holds, and
 /// a batch request notices when the form changes (a friendship or a shared group that started
@@ -180,6 +192,27 @@ mod tests {
         assert_eq!(sees(OpenLevel::Friends), [false, true, false, true]);
         assert_eq!(sees(OpenLevel::GroupMembers), [false, true, true, true]);
         assert_eq!(sees(OpenLevel::Nobody), [false, false, false, true]);
+    }
+
+    #[test]
+    fn presence_shows_to_self_friends_or_everyone_but_never_to_the_blocked() {
+        let stranger = Relation::default();
+        let friend = Relation {
+            friends: true,
+            ..Relation::default()
+        };
+        let me = Relation {
+            is_self: true,
+            ..Relation::default()
+        };
+        use PresenceLevel::{Everyone, Friends};
+        assert!(!may_see_presence(Friends, stranger, false));
+        assert!(may_see_presence(Friends, friend, false));
+        assert!(may_see_presence(Friends, me, false));
+        assert!(may_see_presence(Everyone, stranger, false));
+        assert!(!may_see_presence(Everyone, stranger, true));
+        assert!(!may_see_presence(Friends, friend, true));
+        assert!(may_see_presence(Friends, me, true));
     }
 
     #[test]

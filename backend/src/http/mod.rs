@@ -11,6 +11,7 @@ mod messages;
 mod origin;
 mod presence;
 mod session;
+mod widget;
 
 use crate::service::AppState;
 use axum::Router;
@@ -46,7 +47,12 @@ pub fn router(state: AppState) -> Router {
     let static_dir = &state.config.static_dir;
     // Client-side routes answer with index.html and 200, so deep links work.
     // Gzipped when the browser accepts it: the wasm module shrinks to about 40%.
+    // Framing headers by path (the widget page may be framed by --embed-origins).
     let web = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(
+            widget::PageHeaders::new(&state.config.embed_origins),
+            widget::page_headers,
+        ))
         .layer(CompressionLayer::new())
         .service(ServeDir::new(static_dir).fallback(ServeFile::new(static_dir.join("index.html"))));
     Router::new()

@@ -1,4 +1,4 @@
-//! Presence of friends, and typing notifications.
+//! Presence of friends and of single users, and typing notifications.
 
 use super::error::ApiError;
 use super::extract::{AppJson, AppPath, Auth};
@@ -7,12 +7,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use shared::ConversationId;
-use shared::contacts::PresenceList;
+use shared::contacts::{PresenceList, UserPresence};
+use shared::{ConversationId, UserId};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/presence", get(online_friends))
+        .route("/users/{uid}/presence", get(user_presence))
         .route("/conversations/{conversation}/typing", post(typing))
 }
 
@@ -21,6 +22,16 @@ async fn online_friends(
     Auth(caller): Auth,
 ) -> Result<AppJson<PresenceList>, ApiError> {
     Ok(AppJson(presence::online_friends(&state, caller.uid).await?))
+}
+
+async fn user_presence(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    AppPath(uid): AppPath<i64>,
+) -> Result<AppJson<UserPresence>, ApiError> {
+    Ok(AppJson(
+        presence::user_presence(&state, caller.uid, UserId(uid)).await?,
+    ))
 }
 
 async fn typing(

@@ -1,18 +1,20 @@
-//! `POST /api/session/guest`, `GET /api/me`.
+//! `POST /api/session/guest`, `POST /api/session/identify`, `GET /api/me`.
 
 use super::error::ApiError;
 use super::extract::{AppJson, Auth, SESSION_COOKIE};
-use crate::service::{AppState, session};
+use crate::service::{AppState, identity, session};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use shared::Me;
+use shared::widget::IdentifyRequest;
+use shared::{GuestSession, Me};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/session/guest", post(create_guest))
+        .route("/session/identify", post(identify))
         .route("/me", get(me))
 }
 
@@ -20,6 +22,21 @@ pub fn router() -> Router<AppState> {
 /// cookie.
 async fn create_guest(State(state): State<AppState>) -> Result<Response, ApiError> {
     let guest = session::create_guest(&state).await?;
+    Ok(session_response(&state, StatusCode::CREATED, guest))
+}
+
+/// Signs a site's user in with the site's identity token: 200 with a new session for that
+/// user's uid, in the body and in the cookie, as for a guest.
+async fn identify(
+    State(state): State<AppState>,
+    AppJson(request): AppJson<IdentifyRequest>,
+) -> Result<Response, ApiError> {
+    let signed_in = identity::identify(&state, &request.token).await?;
+    Ok(session_response(&state, StatusCode::OK, signed_in))
+}
+
+/// `status` with the session in the body and in the session cookie.
+fn session_response(state: &AppState, status: StatusCode, session: GuestSession) -> Response {
     let secure = state
         .config
         .public_url
@@ -35,13 +52,13 @@ async fn create_guest(State(state): State<AppState>) -> Result<Response, ApiErro
     };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; Max-Age=31536000; {attributes}",
-        guest.token
+        session.token
     );
-    let mut response = (StatusCode::CREATED, AppJson(guest)).into_response();
+    let mut response = (status, AppJson(session)).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    Ok(response)
+    response
 }
 
 async fn me(State(state): State<AppState>, Auth(caller): Auth) -> Result<AppJson<Me>, ApiError> {

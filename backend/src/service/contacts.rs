@@ -35,6 +35,7 @@ pub async fn update_profile(
         open_level: update.open_level,
         friend_level: update.friend_level,
         msg_policy: update.msg_policy,
+        presence_level: update.presence_level,
     };
     match state
         .store

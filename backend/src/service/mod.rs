@@ -5,6 +5,7 @@ pub mod contacts;
 pub mod events;
 pub mod files;
 pub mod groups;
+pub mod identity;
 pub mod messages;
 pub mod presence;
 pub mod session;

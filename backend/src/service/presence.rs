@@ -8,8 +8,9 @@
 //! dies is reaped by the others, and its users go offline unless they reconnected elsewhere.
 
 use super::{AppState, ServiceError, now_millis};
-use shared::contacts::PresenceList;
-use shared::{ConversationId, Event, UserId};
+use crate::domain::contacts::{Relation, may_see_presence};
+use shared::contacts::{PresenceList, UserPresence};
+use shared::{ConversationId, ErrorCode, Event, UserId};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -171,6 +172,35 @@ pub async fn record_changes_forever(state: AppState) {
 pub async fn online_friends(state: &AppState, uid: UserId) -> Result<PresenceList, ServiceError> {
     Ok(PresenceList {
         online: state.store.online_friends(uid, alive_after(state)).await?,
+    })
+}
+
+/// Whether `uid` is online, when the viewer may know: the user themself, a friend, or anyone
+/// when the user's `presence_level` is `everyone`, but never someone the user blocked.
+pub async fn user_presence(
+    state: &AppState,
+    viewer: UserId,
+    uid: UserId,
+) -> Result<UserPresence, ServiceError> {
+    let facts = state
+        .store
+        .presence_facts(viewer, uid, alive_after(state))
+        .await?
+        .ok_or(ServiceError::UnknownUser(uid))?;
+    let relation = Relation {
+        is_self: viewer == uid,
+        friends: facts.friends,
+        share_group: false,
+    };
+    if !may_see_presence(facts.presence_level, relation, facts.blocked_by_owner) {
+        return Err(ServiceError::refused(
+            ErrorCode::ForbiddenByPrivacy,
+            "this user shows whether they are online to their friends only",
+        ));
+    }
+    Ok(UserPresence {
+        uid,
+        online: facts.online,
     })
 }
 

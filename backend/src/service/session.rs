@@ -4,7 +4,7 @@ use super::{AppState, ServiceError, now_millis};
 use crate::domain::guest_nick;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use shared::{AccountKind, GuestSession, Me, UserId};
+use shared::{GuestSession, Me, UserId};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -44,11 +44,21 @@ impl SessionCache {
     }
 }
 
+/// A new random session token: 32 bytes, base64url (43 characters).
+pub(crate) fn new_token() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+/// A new random friend invite code.
+pub(crate) fn new_friend_code() -> String {
+    hex::encode(rand::random::<[u8; 8]>())
+}
+
 /// Creates a guest user and a session for it. The token is returned once and never stored.
 pub async fn create_guest(state: &AppState) -> Result<GuestSession, ServiceError> {
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let token = new_token();
     let nick_name = guest_nick(rand::random());
-    let friend_code = hex::encode(rand::random::<[u8; 8]>());
+    let friend_code = new_friend_code();
     let uid = state
         .store
         .create_guest(&nick_name, &friend_code, &hash_token(&token), now_millis())
@@ -91,7 +101,7 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, ServiceError> {
     Ok(Me {
         uid: caller.uid,
         nick_name: user.nick_name,
-        kind: AccountKind::Guest,
+        kind: user.kind,
         cursor: user.event_head,
         gender: user.gender,
         birthday: user.birthday,
@@ -99,12 +109,12 @@ pub async fn me(state: &AppState, caller: &Caller) -> Result<Me, ServiceError> {
         open_level: user.open_level,
         friend_level: user.friend_level,
         msg_policy: user.msg_policy,
-        // Stored per user once the widget work lands; friends-only until then.
-        presence_level: shared::contacts::PresenceLevel::Friends,
+        presence_level: user.presence_level,
         friend_code: user.friend_code,
     })
 }
 
-fn hash_token(token: &str) -> String {
+/// What the store keeps of a session token.
+pub(crate) fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

@@ -9,7 +9,7 @@ use super::lists::{ListOp, bump_list};
 use super::{Store, StoreError, USER_COLUMNS, enum_str, parse_enum, user_row};
 use shared::contacts::{
     FriendLevel, FriendRequest, FriendRequests, Gender, ListKind, MsgPolicy, OpenLevel,
-    RequestState,
+    PresenceLevel, RequestState,
 };
 use shared::{Event, Millis, UserId};
 use sqlx::any::AnyRow;
@@ -54,6 +54,7 @@ pub struct ProfileChange {
     pub open_level: Option<OpenLevel>,
     pub friend_level: Option<FriendLevel>,
     pub msg_policy: Option<MsgPolicy>,
+    pub presence_level: Option<PresenceLevel>,
 }
 
 /// What a profile edit did.
@@ -241,6 +242,7 @@ impl Store {
             let open_level = change.open_level.unwrap_or(old.open_level);
             let friend_level = change.friend_level.unwrap_or(old.friend_level);
             let msg_policy = change.msg_policy.unwrap_or(old.msg_policy);
+            let presence_level = change.presence_level.unwrap_or(old.presence_level);
             if (
                 &nick_name,
                 gender,
@@ -248,6 +250,7 @@ impl Store {
                 open_level,
                 friend_level,
                 msg_policy,
+                presence_level,
             ) == (
                 &old.nick_name,
                 old.gender,
@@ -255,6 +258,7 @@ impl Store {
                 old.open_level,
                 old.friend_level,
                 old.msg_policy,
+                old.presence_level,
             ) {
                 return Ok(ProfileUpdate::Unchanged);
             }
@@ -270,8 +274,8 @@ impl Store {
             let wake = self.emit(&mut tx, &events, now).await?;
             let updated = sqlx::query(
                 "UPDATE users SET nick_name = $1, gender = $2, birthday = $3, open_level = $4, \
-                 friend_level = $5, msg_policy = $6, profile_time = $7 \
-                 WHERE uid = $8 AND profile_time = $9",
+                 friend_level = $5, msg_policy = $6, presence_level = $7, profile_time = $8 \
+                 WHERE uid = $9 AND profile_time = $10",
             )
             .bind(&nick_name)
             .bind(enum_str(&gender)?)
@@ -279,6 +283,7 @@ impl Store {
             .bind(enum_str(&open_level)?)
             .bind(enum_str(&friend_level)?)
             .bind(enum_str(&msg_policy)?)
+            .bind(enum_str(&presence_level)?)
             .bind(time)
             .bind(uid.0)
             .bind(old.profile_time)

@@ -8,10 +8,10 @@
 use crate::domain::PageRequest;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel};
+use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel, PresenceLevel};
 use shared::{
-    ClientMsgId, ConversationId, ConversationKind, ConversationSummary, Cursor, Event, GroupId,
-    GroupRef, Message, MessageId, MessagePage, Millis, MsgType, Peer, Seq, Target, UserId,
+    AccountKind, ClientMsgId, ConversationId, ConversationKind, ConversationSummary, Cursor, Event,
+    GroupId, GroupRef, Message, MessageId, MessagePage, Millis, MsgType, Peer, Seq, Target, UserId,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -22,8 +22,9 @@ use std::time::Duration;
 pub mod contacts;
 pub mod files;
 pub mod groups;
+pub mod identity;
 pub mod lists;
-mod presence;
+pub mod presence;
 mod sends;
 
 /// Everything that can go wrong below the service layer.
@@ -62,12 +63,14 @@ pub struct UserRow {
     pub open_level: OpenLevel,
     pub friend_level: FriendLevel,
     pub msg_policy: MsgPolicy,
+    pub presence_level: PresenceLevel,
     pub friend_code: String,
+    pub kind: AccountKind,
 }
 
 /// Columns of `users` that [`user_row`] reads (qualify with a table alias where needed).
 pub(crate) const USER_COLUMNS: &str = "uid, nick_name, event_head, gender, birthday, profile_time, \
-     open_level, friend_level, msg_policy, friend_code";
+     open_level, friend_level, msg_policy, presence_level, friend_code, kind";
 
 /// A user's place in a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -717,9 +720,11 @@ fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
         open_level: parse_enum(&r.try_get::<String, _>("open_level")?)?,
         friend_level: parse_enum(&r.try_get::<String, _>("friend_level")?)?,
         msg_policy: parse_enum(&r.try_get::<String, _>("msg_policy")?)?,
+        presence_level: parse_enum(&r.try_get::<String, _>("presence_level")?)?,
         friend_code: r
             .try_get::<Option<String>, _>("friend_code")?
             .unwrap_or_default(),
+        kind: parse_enum(&r.try_get::<String, _>("kind")?)?,
     })
 }
 

@@ -2,9 +2,22 @@
 //! Transitions (first node to hold a user, last node to let go) append `presence` events to
 //! the user's friends' streams, like every other event.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, parse_enum};
+use shared::contacts::PresenceLevel;
 use shared::{Event, Millis, UserId};
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
+
+/// What deciding whether a viewer may see a user's presence needs, and the presence itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PresenceFacts {
+    pub presence_level: PresenceLevel,
+    /// The viewer is the owner's friend.
+    pub friends: bool,
+    /// The owner blocked the viewer.
+    pub blocked_by_owner: bool,
+    /// A live node holds the owner.
+    pub online: bool,
+}
 
 impl Store {
     /// Records that this node is alive.
@@ -136,6 +149,40 @@ impl Store {
         .fetch_all(&self.reader)
         .await?;
         Ok(uids.into_iter().map(UserId).collect())
+    }
+
+    /// Whether `owner` is online on a live node, with what deciding whether `viewer` may know
+    /// it needs, in one query on primary keys; `None` when the owner does not exist.
+    pub async fn presence_facts(
+        &self,
+        viewer: UserId,
+        owner: UserId,
+        alive_after: Millis,
+    ) -> Result<Option<PresenceFacts>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.presence_level, \
+             (SELECT COUNT(*) FROM user_friend f WHERE f.uid = $1 AND f.friend_uid = $2) \
+               AS friends, \
+             (SELECT COUNT(*) FROM user_block b WHERE b.uid = $2 AND b.blocked_uid = $1) \
+               AS blocked_by_owner, \
+             (SELECT COUNT(*) FROM presence p JOIN nodes n ON n.node = p.node \
+               WHERE p.uid = $2 AND n.seen_at > $3) AS online \
+             FROM users u WHERE u.uid = $2",
+        )
+        .bind(viewer.0)
+        .bind(owner.0)
+        .bind(alive_after)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| {
+            Ok(PresenceFacts {
+                presence_level: parse_enum(&r.try_get::<String, _>("presence_level")?)?,
+                friends: r.try_get::<i64, _>("friends")? != 0,
+                blocked_by_owner: r.try_get::<i64, _>("blocked_by_owner")? != 0,
+                online: r.try_get::<i64, _>("online")? != 0,
+            })
+        })
+        .transpose()
     }
 
     /// The members of a conversation other than `uid`.

@@ -44,7 +44,7 @@ pub fn App() -> impl IntoView {
 
 /// While a chat is open and shown and the tab is visible, its read position follows its newest
 /// message.
-fn mark_open_chat_read(store: Store) {
+pub(crate) fn mark_open_chat_read(store: Store) {
     Effect::new(move |_| {
         let Some(key) = store.open_chat.get() else {
             return;

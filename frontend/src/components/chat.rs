@@ -3,6 +3,7 @@
 use super::sidebar::initial_of;
 use crate::actions;
 use crate::files::{self, AttachmentView};
+use crate::i18n::{self, t};
 use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
 use crate::{social, util};
 use leptos::ev::{ClipboardEvent, DragEvent, KeyboardEvent, SubmitEvent};
@@ -40,9 +41,14 @@ pub fn ChatPane() -> impl IntoView {
     }
 }
 
-/// One chat: header, history, composer.
+/// One chat: header, history, typing note, composer. The widget shows it `bare` (it has its own
+/// header) and with its `greeting` as a note at the top of the history.
 #[component]
-fn ChatView(key: ChatKey) -> impl IntoView {
+pub(crate) fn ChatView(
+    key: ChatKey,
+    #[prop(optional)] bare: bool,
+    #[prop(default = None)] greeting: Option<String>,
+) -> impl IntoView {
     let store = use_store();
     let name = Memo::new(move |_| match key {
         ChatKey::User(uid) => store
@@ -100,7 +106,7 @@ fn ChatView(key: ChatKey) -> impl IntoView {
                 files::send_list(store, key, ev.data_transfer().and_then(|d| d.files()));
             }
         >
-            <div class="chat-header">
+            <div class="chat-header" hidden=bare>
                 <span class="avatar" class:group=matches!(key, ChatKey::Group(_)) aria-hidden="true">
                     {move || name.get().map_or_else(|| "#".to_owned(), |n| initial_of(&n))}
                 </span>
@@ -122,7 +128,8 @@ fn ChatView(key: ChatKey) -> impl IntoView {
                         }
                     })}
             </div>
-            <History key />
+            <History key greeting />
+            <TypingNote key />
             <Composer key />
         </div>
     }
@@ -131,7 +138,7 @@ fn ChatView(key: ChatKey) -> impl IntoView {
 /// The scrollable message history. Scrolling to the top loads older pages; new messages keep
 /// the view at the bottom when it already was there.
 #[component]
-fn History(key: ChatKey) -> impl IntoView {
+fn History(key: ChatKey, greeting: Option<String>) -> impl IntoView {
     let store = use_store();
     let history = NodeRef::<html::Div>::new();
     // Whether the view was near the bottom at the last scroll: new messages then scroll it down.
@@ -189,6 +196,7 @@ fn History(key: ChatKey) -> impl IntoView {
 
     view! {
         <div id="history" class="history" node_ref=history on:scroll=on_scroll>
+            {greeting.map(|text| view! { <p id="greeting" class="greeting">{text}</p> })}
             <Show when=has_older>
                 <button
                     class="load-older"
@@ -196,19 +204,17 @@ fn History(key: ChatKey) -> impl IntoView {
                     disabled=loading_older
                     on:click=move |_| load_older_keeping_position(store, key, history)
                 >
-                    {move || {
-                        if loading_older() { "Loading…" } else { "Load earlier messages" }
-                    }}
+                    {move || t(if loading_older() { &i18n::LOADING } else { &i18n::LOAD_OLDER })}
                 </button>
             </Show>
             <Show when=at_start>
-                <p class="history-start">"Beginning of the conversation"</p>
+                <p class="history-start">{t(&i18n::HISTORY_START)}</p>
             </Show>
             <Show when=loading>
-                <p class="history-note">"Loading messages…"</p>
+                <p class="history-note">{t(&i18n::LOADING_MESSAGES)}</p>
             </Show>
             <Show when=empty>
-                <p class="history-note">"No messages yet — say hello."</p>
+                <p class="history-note">{t(&i18n::NO_MESSAGES)}</p>
             </Show>
             <For
                 each=messages
@@ -248,10 +254,12 @@ fn MessageRow(key: ChatKey, message: ChatMessage) -> impl IntoView {
     };
     let seq = message.seq.map(|s| s.0.to_string()).unwrap_or_default();
     let state = message.state;
-    let status = mine.then_some(match state {
-        SendState::Sending => "sending…",
-        SendState::Sent => "sent",
-        SendState::Failed => "failed",
+    let status = mine.then(|| {
+        t(match state {
+            SendState::Sending => &i18n::SENDING,
+            SendState::Sent => &i18n::SENT,
+            SendState::Failed => &i18n::FAILED,
+        })
     });
     let failed = state == SendState::Failed;
     let client_msg_id = message.client_msg_id.clone();
@@ -291,11 +299,35 @@ fn MessageRow(key: ChatKey, message: ChatMessage) -> impl IntoView {
                                 type="button"
                                 on:click=move |_| actions::retry(store, key, client_msg_id.clone())
                             >
-                                "Retry"
+                                {t(&i18n::RETRY)}
                             </button>
                         </div>
                     }
                 })}
+        </div>
+    }
+}
+
+/// Who is typing in this chat (for a few seconds after they were last seen typing).
+#[component]
+fn TypingNote(key: ChatKey) -> impl IntoView {
+    let store = use_store();
+    let who = Memo::new(move |_| {
+        let conversation = store
+            .threads
+            .with(|t| t.get(&key).and_then(|t| t.conversation.clone()))?;
+        let uid = store.typing.with(|t| {
+            t.get(&conversation)
+                .and_then(|list| list.first().map(|(u, _)| *u))
+        })?;
+        let name = store
+            .nick_of(uid)
+            .unwrap_or_else(|| t(&i18n::SOMEONE).to_owned());
+        Some(t(&i18n::TYPING).replace("{}", &name))
+    });
+    view! {
+        <div id="typing" class="typing" aria-live="polite" hidden=move || who.with(Option::is_none)>
+            {who}
         </div>
     }
 }
@@ -362,11 +394,14 @@ fn Composer(key: ChatKey) -> impl IntoView {
             <textarea
                 id="composer"
                 rows="2"
-                placeholder="Write a message — Enter sends, Shift+Enter adds a line"
-                aria-label="Message"
+                placeholder=t(&i18n::PLACEHOLDER)
+                aria-label=t(&i18n::MESSAGE)
                 node_ref=input
                 prop:value=move || text.get()
-                on:input=move |ev| text.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    text.set(event_target_value(&ev));
+                    actions::typing(store, key);
+                }
                 on:keydown=on_keydown
                 on:paste=on_paste
             ></textarea>
@@ -376,17 +411,17 @@ fn Composer(key: ChatKey) -> impl IntoView {
                     id="attach"
                     class="secondary"
                     type="button"
-                    title="Attach files"
+                    title=t(&i18n::ATTACH_TITLE)
                     on:click=move |_| {
                         if let Some(el) = picker.get_untracked() {
                             el.click();
                         }
                     }
                 >
-                    "Attach"
+                    {t(&i18n::ATTACH)}
                 </button>
                 <button id="send" type="submit">
-                    "Send"
+                    {t(&i18n::SEND)}
                 </button>
                 <Show when=too_long>
                     <span class="char-count">

@@ -16,8 +16,7 @@ use leptos::task::spawn_local;
 use shared::contacts::RequestState;
 use shared::groups::{
     CreateGroup, GroupInfo, GroupInvite, GroupJoinRequest, GroupMember, GroupMembers, GroupRole,
-    InviteAnswer, InviteToGroup, JoinGroup, JoinOutcome, JoinPolicy, JoinResult, SetRole,
-    TransferOwnership, UpdateGroup,
+    InviteAnswer, InviteToGroup, JoinPolicy, JoinResult, SetRole, TransferOwnership, UpdateGroup,
 };
 use shared::{GroupId, UserId};
 use std::sync::Arc;
@@ -145,24 +144,8 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
         util::clear_query();
     };
     let join = act(move || async move {
-        let outcome: JoinOutcome = api::post(
-            &format!("/api/groups/{gid}/join"),
-            &JoinGroup {
-                note: note.get_untracked(),
-            },
-        )
-        .await?;
-        social::put_group(store, outcome.group);
-        match outcome.result {
-            JoinResult::Joined => {
-                joined.set(true);
-                spawn_local(social::sync_lists(store, false));
-            }
-            JoinResult::Pending => {
-                if let Some(request) = outcome.request {
-                    social::upsert_join_request(store, request);
-                }
-            }
+        if social::join_group(store, gid, note.get_untracked()).await? == JoinResult::Joined {
+            joined.set(true);
         }
         Ok(())
     });

@@ -6,7 +6,7 @@ use crate::api;
 use crate::state::{Tab, use_store};
 use leptos::prelude::*;
 use shared::Me;
-use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel, UpdateProfile};
+use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel, PresenceLevel, UpdateProfile};
 
 const GENDERS: [Gender; 3] = [Gender::Unknown, Gender::Female, Gender::Male];
 const GENDER_TEXT: &[(&str, &str)] = &[("Not said", ""), ("Female", ""), ("Male", "")];
@@ -67,6 +67,15 @@ const MSG_POLICY_TEXT: &[(&str, &str)] = &[
     ),
 ];
 
+const PRESENCE_LEVELS: [PresenceLevel; 2] = [PresenceLevel::Friends, PresenceLevel::Everyone];
+const PRESENCE_LEVEL_TEXT: &[(&str, &str)] = &[
+    ("Friends", "Only your friends see when you are online."),
+    (
+        "Everyone",
+        "Anyone who knows your uid sees when you are online: a chat with you on a website then shows visitors whether you are there.",
+    ),
+];
+
 /// `YYYYMMDD` as the `YYYY-MM-DD` of a date input.
 fn birthday_to_input(birthday: Option<u32>) -> String {
     birthday
@@ -115,6 +124,7 @@ fn ProfileForm(me: Me) -> impl IntoView {
     let open_level = text(index_of(&OPEN_LEVELS, &me.open_level).to_string());
     let friend_level = text(index_of(&FRIEND_LEVELS, &me.friend_level).to_string());
     let msg_policy = text(index_of(&MSG_POLICIES, &me.msg_policy).to_string());
+    let presence_level = text(index_of(&PRESENCE_LEVELS, &me.presence_level).to_string());
     let ok = RwSignal::new(None::<String>);
 
     let submit = act(move || async move {
@@ -129,6 +139,7 @@ fn ProfileForm(me: Me) -> impl IntoView {
             open_level: Some(OPEN_LEVELS[pick(OPEN_LEVELS.len(), open_level)]),
             friend_level: Some(FRIEND_LEVELS[pick(FRIEND_LEVELS.len(), friend_level)]),
             msg_policy: Some(MSG_POLICIES[pick(MSG_POLICIES.len(), msg_policy)]),
+            presence_level: Some(PRESENCE_LEVELS[pick(PRESENCE_LEVELS.len(), presence_level)]),
         };
         let me: Me = api::patch("/api/me", &body).await?;
         store.me.set(Some(me));
@@ -167,7 +178,14 @@ fn ProfileForm(me: Me) -> impl IntoView {
             Input::Select(MSG_POLICY_TEXT),
             msg_policy,
         ),
+        Field::new(
+            "profile-presence-level",
+            "Who sees when you're online",
+            Input::Select(PRESENCE_LEVEL_TEXT),
+            presence_level,
+        ),
     ];
+    let embed = format!("/embed.html?target=u:{}", me.uid);
     view! {
         <section id="profile" class="card">
             <h2>"Your profile"</h2>
@@ -175,6 +193,11 @@ fn ProfileForm(me: Me) -> impl IntoView {
                 {format!("Your uid is {}. Everyone sees your nick name and uid; the rest follows your privacy choices below.", me.uid)}
             </p>
             <Form id="profile-form" fields submit_id="profile-save" submit_label="Save" submit ok />
+            <p class="hint">
+                <a id="profile-embed-link" href=embed target="_blank" rel="noopener">
+                    "Put a chat with you on your website"
+                </a>
+            </p>
         </section>
     }
 }
