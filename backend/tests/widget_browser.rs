@@ -594,6 +594,17 @@ fn wait_app(tab: &Tab, what: &str, expression: &str) {
     );
 }
 
+/// With `COURIER_SCREENSHOTS=DIR`, saves a PNG of the page (frames included) as DIR/NAME.png.
+fn snapshot(tab: &Tab, name: &str) {
+    let Ok(dir) = std::env::var("COURIER_SCREENSHOTS") else {
+        return;
+    };
+    let png = tab
+        .capture_screenshot(Page::CaptureScreenshotFormatOption::Png, None, None, true)
+        .expect("screenshot");
+    std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("write screenshot");
+}
+
 fn message_visible(text: &str, extra_selector: &str) -> String {
     let selector = format!("#history .message{extra_selector}");
     format!(
@@ -626,15 +637,18 @@ fn click(tab: &Tab, selector: &str) {
         .unwrap_or_else(|e| panic!("click {selector}: {e}"));
 }
 
-/// Staff (full app) types into the open chat and sends with Enter.
-fn app_send(tab: &Tab, text: &str) {
+/// Staff (full app) types into the open chat and sends with Enter; returns when Enter began.
+fn app_send(tab: &Tab, text: &str) -> Instant {
     click(tab, "#composer");
     tab.type_str(text).expect("type");
+    let enter = Instant::now();
     tab.press_key("Enter").expect("enter");
+    enter
 }
 
-/// Guest: types into the widget's composer (value + input event) and clicks Send.
-fn widget_send(tab: &Tab, courier: &str, text: &str) {
+/// Guest: types into the widget's composer (value + input event) and clicks Send; returns when
+/// the click began.
+fn widget_send(tab: &Tab, courier: &str, text: &str) -> Instant {
     wait_frame(
         tab,
         courier,
@@ -646,12 +660,19 @@ fn widget_send(tab: &Tab, courier: &str, text: &str) {
         courier,
         &format!(
             "(() => {{ const t = document.querySelector('#composer'); t.focus(); t.value = {}; \
-             t.dispatchEvent(new Event('input', {{ bubbles: true }})); \
-             document.querySelector('#send').click(); return true; }})()",
+             t.dispatchEvent(new Event('input', {{ bubbles: true }})); return true; }})()",
             js(text)
         ),
     );
     assert_eq!(typed, Some(Value::Bool(true)), "typing into the widget");
+    let click = Instant::now();
+    let sent = frame_eval(
+        tab,
+        courier,
+        "document.querySelector('#send').click(), true",
+    );
+    assert_eq!(sent, Some(Value::Bool(true)), "clicking Send in the widget");
+    click
 }
 
 /// The uid the widget frame is signed in as, asked from the server with the frame's own
@@ -759,8 +780,7 @@ fn a_guest_chats_with_staff_through_the_widget_and_keeps_uid_and_history_after_a
         "the greeting in the widget",
         &format!("document.body.innerText.includes({})", js(GREETING)),
     );
-    widget_send(g, courier, "Hello, is the blue one in stock?");
-    let sent_at = Instant::now();
+    let sent_at = widget_send(g, courier, "Hello, is the blue one in stock?");
     wait_frame(
         g,
         courier,
@@ -788,8 +808,7 @@ fn a_guest_chats_with_staff_through_the_widget_and_keeps_uid_and_history_after_a
         "the guest's message at the staff",
         &message_visible("Hello, is the blue one in stock?", ".theirs"),
     );
-    app_send(&staff.tab, "Yes, we have three left.");
-    let replied = Instant::now();
+    let replied = app_send(&staff.tab, "Yes, we have three left.");
     wait_frame(
         g,
         courier,
@@ -806,6 +825,7 @@ fn a_guest_chats_with_staff_through_the_widget_and_keeps_uid_and_history_after_a
         "no unread while the panel is open",
         BADGE_HIDDEN,
     );
+    snapshot(g, "widget-open");
 
     // The guest closes the panel; the next replies count on the launcher's badge.
     click(g, "#courier-launcher");
@@ -815,8 +835,7 @@ fn a_guest_chats_with_staff_through_the_widget_and_keeps_uid_and_history_after_a
         "the panel to close",
         "document.getElementById('courier-widget').dataset.open === 'false' && !window.shown(document.getElementById('courier-panel'))",
     );
-    app_send(&staff.tab, "Shall I reserve one for you?");
-    let replied = Instant::now();
+    let replied = app_send(&staff.tab, "Shall I reserve one for you?");
     wait_host(g, courier, "the badge to show 1", &unread_shows(1));
     eprintln!(
         "widget: staff Enter to the closed widget's badge showing 1 took {} ms",
@@ -824,6 +843,7 @@ fn a_guest_chats_with_staff_through_the_widget_and_keeps_uid_and_history_after_a
     );
     app_send(&staff.tab, "It's the last blue one.");
     wait_host(g, courier, "the badge to show 2", &unread_shows(2));
+    snapshot(g, "widget-closed-badge");
     assert!(
         eval(
             g,
@@ -902,6 +922,8 @@ fn a_site_not_in_embed_origins_gets_an_unavailable_widget_whose_frame_never_load
         .into_iter()
         .map(|f| (f.url, f.security_origin))
         .collect();
+    eprintln!("widget: frames of the page that may not embed: {frame_list:?}");
+    snapshot(g, "widget-unavailable");
     assert!(
         frame_list
             .iter()
@@ -1135,4 +1157,5 @@ fn other_frames_cannot_drive_the_widget_and_signed_identify_keeps_a_site_user_ac
         &message_visible("Order 1001 has not arrived", ".mine"),
     );
     assert_eq!(frame_uid(p, courier), Some(alice_uid));
+    snapshot(p, "widget-identified-phone");
 }
