@@ -1049,12 +1049,17 @@ fn other_frames_cannot_drive_the_widget_and_signed_identify_keeps_a_site_user_ac
     assert_eq!(frame_uid(g, courier), Some(guest_uid), "still the guest");
 
     // The host itself identifies with the very same token: now it works.
+    let identifying = Instant::now();
     eval(g, &format!("Courier.identify({}), true", js(&alice))).expect("Courier.identify");
     wait_host(
         g,
         courier,
         "`identified` from the widget",
         "window.widgetMessages('identified').length === 1",
+    );
+    eprintln!(
+        "widget: Courier.identify to `identified` took {} ms",
+        identifying.elapsed().as_millis()
     );
     let alice_uid = eval(g, "window.widgetMessages('identified')[0].data.uid")
         .and_then(|v| v.as_i64())
