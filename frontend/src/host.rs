@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use shared::UserId;
 use shared::widget::WidgetTarget;
 use std::cell::RefCell;
-use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{MessageEvent, Window};
@@ -226,7 +225,9 @@ struct Identity {
 /// The `iss` and `sub` of an identity token (read, not verified: the server verifies it).
 fn claims_of(token: &str) -> Option<Identity> {
     let payload = token.split('.').nth(1)?;
-    let claims: Identity = serde_json::from_slice(&base64url(payload)?).ok()?;
+    // From text, not bytes: one copy of the JSON reader in the module.
+    let text = String::from_utf8(base64url(payload)?).ok()?;
+    let claims: Identity = serde_json::from_str(&text).ok()?;
     Some(Identity {
         uid: None,
         ..claims
@@ -272,23 +273,13 @@ pub fn signed_in(uid: UserId) {
     }
 }
 
-/// Waits until the session is established.
-async fn signed_in_uid(store: Store) -> UserId {
-    loop {
-        if let Some(uid) = store.my_uid() {
-            return uid;
-        }
-        util::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// `identify`: signs in as the site's user, unless this browser already is that user. A new
-/// user restarts the widget (and the restarted widget posts `identified`); a refusal posts
+/// `identify`: signs in as the site's user, unless this browser already is that user, and
+/// restarts the widget as them (the restarted widget posts `identified`). A refusal posts
 /// `identify_failed` with the error code.
 pub async fn identify(store: Store, token: String) {
-    let me = signed_in_uid(store).await;
+    let me = store.my_uid();
     let claims = claims_of(&token);
-    if let (Some(claims), Some(held)) = (&claims, stored_identity())
+    if let (Some(claims), Some(held), Some(me)) = (&claims, stored_identity(), me)
         && held.iss == claims.iss
         && held.sub == claims.sub
         && held.uid == Some(me)
@@ -311,16 +302,8 @@ pub async fn identify(store: Store, token: String) {
                 }
                 None => util::storage_remove(IDENTITY_KEY),
             }
-            if session.uid == me {
-                // Already this user (another session of it): nothing to restart.
-                if api::bearer().is_some() {
-                    api::set_bearer(Some(session.token));
-                }
-                post_uid("identified", me);
-            } else {
-                util::storage_set(IDENTIFIED_KEY, "1");
-                reload();
-            }
+            util::storage_set(IDENTIFIED_KEY, "1");
+            reload();
         }
         Err(error) => {
             let code = match error {

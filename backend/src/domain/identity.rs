@@ -304,6 +304,20 @@ mod tests {
     }
 
     #[test]
+    fn the_worked_example_of_docs_api_md_checks_out() {
+        let keys = SiteKeys::parse("shop=0123456789abcdef0123456789abcdef").expect("valid");
+        let token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.\
+            eyJpc3MiOiJzaG9wIiwic3ViIjoiY3VzdG9tZXItMTciLCJleHAiOjE5MDAwMDAwMDAsIm5hbWUiOiJBZGEifQ.\
+            -ygwy8Fd7yobiCTwn-VOimni_nG7OH2cZs7v21hxYaE";
+        let identity = verify_token(token, &keys, NOW).expect("the documented token is valid");
+        assert_eq!(
+            (identity.site.as_str(), identity.external_id.as_str()),
+            ("shop", "customer-17")
+        );
+        assert_eq!(identity.name.as_deref(), Some("Ada"));
+    }
+
+    #[test]
     fn a_token_from_another_configured_site_needs_that_sites_secret() {
         let claims = json!({"iss": "blog.example", "sub": "7", "exp": NOW + 60});
         let header = json!({"alg": "HS256"});

@@ -48,3 +48,4 @@ mod process;
 mod schema;
 mod session;
 mod stream;
+mod widget;

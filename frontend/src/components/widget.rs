@@ -14,7 +14,6 @@ use crate::host::{self, Incoming, Options};
 use crate::i18n::{self, t};
 use crate::state::{ChatKey, Store, SyncState, provide_store};
 use crate::{actions, api, social, sync, util};
-use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::contacts::RequestState;
@@ -182,8 +181,11 @@ pub fn Widget() -> impl IntoView {
     });
     Effect::new(move |_| host::post("unread", Some(("count", (unread.get() as f64).into()))));
 
-    let escape = window_event_listener(leptos::ev::keydown, move |ev: KeyboardEvent| {
-        if ev.key() == "Escape" && open.get_untracked() {
+    let escape = window_event_listener_untyped("keydown", move |ev| {
+        let escape = ev
+            .dyn_ref::<web_sys::KeyboardEvent>()
+            .is_some_and(|ev| ev.key() == "Escape");
+        if escape && open.get_untracked() {
             host::post("close_request", None);
         }
     });
@@ -233,12 +235,11 @@ pub fn Widget() -> impl IntoView {
                 </button>
             </header>
             <Banner />
-            {move || match (status.get(), key) {
-                (Status::Chat, Some(key)) => {
-                    view! { <ChatView key bare=true greeting=greeting.clone() /> }.into_any()
-                }
-                (other, key) => view! { <Notice store status=other key greeting=greeting.clone() /> }.into_any(),
+            {move || {
+                let key = key.filter(|_| status.get() == Status::Chat)?;
+                Some(view! { <ChatView key bare=true greeting=greeting.clone() /> }.into_any())
             }}
+            <Notice store status key greeting=options.greeting />
         </div>
     }
 }
@@ -266,37 +267,40 @@ fn StatusLine(store: Store, presence: RwSignal<Presence>) -> impl IntoView {
     }
 }
 
-/// Instead of the chat: the greeting and why there is no chat (yet).
+/// Instead of the chat (hidden once it shows): the greeting and why there is no chat (yet).
 #[component]
 fn Notice(
     store: Store,
-    status: Status,
+    status: RwSignal<Status>,
     key: Option<ChatKey>,
     greeting: Option<String>,
 ) -> impl IntoView {
-    let declined = move || match key {
-        Some(ChatKey::Group(gid)) => store.my_join_requests.with(|m| {
-            m.get(&gid)
-                .is_some_and(|r| r.state == RequestState::Rejected)
-        }),
-        _ => false,
-    };
-    let (title, hint) = match status {
-        Status::Starting => (t(&i18n::CONNECTING), None),
-        Status::Chat | Status::Pending => (t(&i18n::WAITING), Some(t(&i18n::WAITING_HINT))),
-        Status::InviteOnly => (t(&i18n::INVITE_ONLY), None),
-        Status::Missing => (t(&i18n::MISSING), None),
-        Status::BadTarget => (t(&i18n::BAD_TARGET), None),
-        Status::Yourself => (t(&i18n::SELF), None),
+    let text = move || {
+        let declined = match key {
+            Some(ChatKey::Group(gid)) => store.my_join_requests.with(|m| {
+                m.get(&gid)
+                    .is_some_and(|r| r.state == RequestState::Rejected)
+            }),
+            _ => false,
+        };
+        t(match status.get() {
+            Status::Pending if declined => &i18n::DECLINED,
+            Status::Starting | Status::Chat => &i18n::CONNECTING,
+            Status::Pending => &i18n::WAITING,
+            Status::InviteOnly => &i18n::INVITE_ONLY,
+            Status::Missing => &i18n::MISSING,
+            Status::BadTarget => &i18n::BAD_TARGET,
+            Status::Yourself => &i18n::SELF,
+        })
     };
     view! {
-        <div class="widget-body history">
+        <div class="widget-body history" hidden=move || status.get() == Status::Chat>
             {greeting.map(|text| view! { <p id="greeting" class="greeting">{text}</p> })}
-            <div id="widget-notice" class="widget-notice" data-status=status.as_str()>
-                <p class="widget-notice-title">
-                    {move || if declined() { t(&i18n::DECLINED) } else { title }}
+            <div id="widget-notice" class="widget-notice" data-status=move || status.get().as_str()>
+                <p class="widget-notice-title">{text}</p>
+                <p class="muted" hidden=move || status.get() != Status::Pending>
+                    {t(&i18n::WAITING_HINT)}
                 </p>
-                {hint.map(|h| view! { <p class="muted">{h}</p> })}
             </div>
         </div>
     }
