@@ -221,3 +221,51 @@ async fn the_web_client_is_served_for_every_other_path() {
     assert!(gzipped.bytes().await.expect("body").len() < 8_500 / 4);
 }
 }
+
+store_test! {
+async fn precompressed_copies_of_the_client_are_sent_as_they_are() {
+    // Stand-ins for what scripts/build-frontend.sh writes: the server must send these bytes
+    // unchanged (not compress anything itself) to a browser that accepts brotli or gzip.
+    let app = TestApp::spawn_with(|c| {
+        let dir = c.data_dir.join("web");
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("index.html"), "<html>courier</html>").expect("write");
+        std::fs::write(dir.join("index.html.br"), "brotli index").expect("write");
+        std::fs::write(dir.join("app.wasm"), vec![7u8; 4_000]).expect("write");
+        std::fs::write(dir.join("app.wasm.br"), "brotli wasm").expect("write");
+        std::fs::write(dir.join("app.wasm.gz"), "gzip wasm").expect("write");
+        c.static_dir = dir;
+    })
+    .await;
+    let fetch = |path: &'static str, accept: &'static str| {
+        let request = app
+            .http
+            .get(app.url(path))
+            .header("accept-encoding", accept);
+        async move {
+            let response = request.send().await.expect("request");
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let encoding = response
+                .headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = response.bytes().await.expect("body");
+            (encoding, body)
+        }
+    };
+    let (encoding, body) = fetch("/app.wasm", "gzip, deflate, br").await;
+    assert_eq!(encoding.as_deref(), Some("br"));
+    assert_eq!(&body[..], b"brotli wasm");
+    let (encoding, body) = fetch("/app.wasm", "gzip").await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    assert_eq!(&body[..], b"gzip wasm");
+    let (encoding, body) = fetch("/app.wasm", "identity").await;
+    assert_eq!(encoding, None);
+    assert_eq!(body.len(), 4_000);
+    // A client-side route answers with index.html, compressed the same way.
+    let (encoding, body) = fetch("/chat/d1_2", "br").await;
+    assert_eq!(encoding.as_deref(), Some("br"));
+    assert_eq!(&body[..], b"brotli index");
+}
+}
