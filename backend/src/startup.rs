@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::http;
+use axum::ServiceExt as _;
 use crate::notify::{self, Notifier};
 use crate::service::{AppState, events, files, presence};
 use crate::store::{Backend, Store, StoreError};
@@ -127,7 +128,7 @@ impl Application {
         let notifier = state.notifier.clone();
         let store = state.store.clone();
         tracing::info!(addr = %self.addr, "listening");
-        let result = axum::serve(self.listener, http::router(state).into_make_service())
+        let result = axum::serve(self.listener, http::app(state).into_make_service())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down");

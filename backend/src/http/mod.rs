@@ -16,7 +16,6 @@ use crate::service::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, header};
-use axum::middleware;
 use error::ApiError;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
@@ -24,8 +23,15 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-/// The whole application: `/api/...` and the web client at every other path.
-pub fn router(state: AppState) -> Router {
+/// The whole application, as served: the router behind the CSRF origin check, which sees every
+/// request before any route does (see [`origin`]).
+pub fn app(state: AppState) -> origin::OriginCheck<Router> {
+    let config = state.config.clone();
+    origin::OriginCheck::new(router(state), config)
+}
+
+/// `/api/...` and the web client at every other path.
+fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(session::router())
         .merge(messages::router())
@@ -36,7 +42,6 @@ pub fn router(state: AppState) -> Router {
         .merge(files::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(state.clone(), origin::check))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         // API answers are per user and change all the time.
         .layer(SetResponseHeaderLayer::overriding(
