@@ -4,10 +4,10 @@
 
 use crate::config::Config;
 use crate::http;
-use axum::ServiceExt as _;
 use crate::notify::{self, Notifier};
 use crate::service::{AppState, events, files, presence};
 use crate::store::{Backend, Store, StoreError};
+use axum::ServiceExt as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

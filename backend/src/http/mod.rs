@@ -8,6 +8,7 @@ pub mod extract;
 mod files;
 mod groups;
 mod messages;
+mod no_store;
 mod origin;
 mod presence;
 mod session;
@@ -15,19 +16,32 @@ mod session;
 use crate::service::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
 use error::ApiError;
-use tower::ServiceBuilder;
+use std::convert::Infallible;
+use tower::{Service, ServiceBuilder};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// The whole application, as served: the router behind the CSRF origin check, which sees every
-/// request before any route does (see [`origin`]).
-pub fn app(state: AppState) -> origin::OriginCheck<Router> {
+/// request before any route does (see [`origin`]); API answers marked `no-store`; the API's
+/// body limit; request tracing around it all.
+///
+/// These wrap the router as a whole rather than through `Router::layer`, which would box their
+/// futures once per route: a parked long-poll keeps those boxes for as long as it waits.
+pub fn app(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
     let config = state.config.clone();
-    origin::OriginCheck::new(router(state), config)
+    ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(TraceLayer::new_for_http())
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer_fn(no_store::NoStore::new)
+        .service(origin::OriginCheck::new(router(state), config))
 }
 
 /// `/api/...` and the web client at every other path.
@@ -41,13 +55,7 @@ fn router(state: AppState) -> Router {
         .merge(presence::router())
         .merge(files::router())
         .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        // API answers are per user and change all the time.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     let static_dir = &state.config.static_dir;
     // Client-side routes answer with index.html and 200, so deep links work.
     // Gzipped when the browser accepts it: the wasm module shrinks to about 40%.
@@ -57,6 +65,5 @@ fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .fallback_service(web)
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

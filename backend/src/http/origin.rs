@@ -10,7 +10,7 @@
 use super::error::ApiError;
 use crate::config::Config;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::{Either, Ready, ready};
 use std::convert::Infallible;
@@ -48,13 +48,7 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         if refused(&request, &self.config) {
             tracing::info!(method = %request.method(), path = %request.uri().path(), "cross-origin write refused");
-            let mut response = ApiError::ForbiddenOrigin.into_response();
-            // As every other API answer.
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            );
-            return Either::Left(ready(Ok(response)));
+            return Either::Left(ready(Ok(ApiError::ForbiddenOrigin.into_response())));
         }
         Either::Right(self.inner.call(request))
     }
@@ -66,9 +60,14 @@ fn refused(request: &Request, config: &Config) -> bool {
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    let path = request.uri().path();
-    let api = path == "/api" || path.starts_with("/api/");
-    api && !safe && !origin_allowed(request.headers(), request.uri(), config)
+    is_api(request.uri().path())
+        && !safe
+        && !origin_allowed(request.headers(), request.uri(), config)
+}
+
+/// Whether `path` is the API's (`/api` and below), as the router nests it.
+pub fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
 }
 
 fn origin_allowed(headers: &HeaderMap, uri: &Uri, config: &Config) -> bool {
