@@ -13,8 +13,9 @@
 
 use shared::{Cursor, UserId};
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 const SHARDS: usize = 64;
 /// Most recent events kept per user with a parked poll.
@@ -23,10 +24,21 @@ const RECENT_CAP: usize = 256;
 /// A committed event as the client receives it (JSON of `shared::Event`).
 pub type Payload = Arc<str>;
 
+/// What a parked poll waits on: a version that every change bumps, and the wake-up for the
+/// polls waiting on it. (A `tokio::sync::watch` channel would do, at four times the memory per
+/// user: it carries eight wait lists. Tens of thousands of users park at once.)
+#[derive(Debug, Default)]
+struct Signal {
+    version: AtomicU64,
+    notify: Notify,
+}
+
 /// One user's waker, and the events published since their polls subscribed.
 #[derive(Debug)]
 struct Waker {
-    version: watch::Sender<u64>,
+    /// Held by the registry and by each subscription; the registry's is the last one when no
+    /// poll is subscribed (clones and drops happen under the shard's lock).
+    signal: Arc<Signal>,
     /// Contiguous cursors, oldest first.
     recent: VecDeque<(Cursor, Payload)>,
 }
@@ -34,14 +46,14 @@ struct Waker {
 impl Waker {
     fn new() -> Self {
         Self {
-            version: watch::channel(0).0,
+            signal: Arc::default(),
             recent: VecDeque::new(),
         }
     }
 
     fn bump(&self) {
-        self.version
-            .send_modify(|version| *version = version.wrapping_add(1));
+        self.signal.version.fetch_add(1, Ordering::SeqCst);
+        self.signal.notify.notify_waiters();
     }
 
     fn remember(&mut self, cursor: Cursor, payload: Payload) {
@@ -65,7 +77,7 @@ type Shard = Mutex<HashMap<UserId, Waker>>;
 #[derive(Clone, Debug)]
 pub struct Notifier {
     shards: Arc<[Shard]>,
-    shutdown: Arc<watch::Sender<bool>>,
+    shutdown: Arc<AtomicBool>,
 }
 
 /// Why a parked poll woke up.
@@ -88,7 +100,7 @@ impl Notifier {
         let shards: Vec<Shard> = (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect();
         Self {
             shards: shards.into(),
-            shutdown: Arc::new(watch::channel(false).0),
+            shutdown: Arc::default(),
         }
     }
 
@@ -104,9 +116,12 @@ impl Notifier {
     pub fn subscribe(&self, uid: UserId) -> Subscription {
         let mut shard = self.shard(uid);
         let waker = shard.entry(uid).or_insert_with(Waker::new);
+        let signal = waker.signal.clone();
+        let seen = signal.version.load(Ordering::SeqCst);
+        drop(shard);
         Subscription {
-            receiver: Some(waker.version.subscribe()),
-            shutdown: self.shutdown.subscribe(),
+            signal: Some(signal),
+            seen,
             uid,
             notifier: self.clone(),
         }
@@ -148,7 +163,13 @@ impl Notifier {
 
     /// Ends every parked poll, now and from now on (graceful shutdown).
     pub fn shut_down(&self) {
-        self.shutdown.send_replace(true);
+        // Set before the wake-ups: a poll that missed its wake-up sees the flag instead.
+        self.shutdown.store(true, Ordering::SeqCst);
+        self.wake_all();
+    }
+
+    fn is_shut_down(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
     }
 
     /// Number of users with at least one parked poll.
@@ -162,29 +183,39 @@ impl Notifier {
 
 /// One poll's interest in one user's stream; unregisters itself when dropped.
 pub struct Subscription {
-    receiver: Option<watch::Receiver<u64>>,
-    shutdown: watch::Receiver<bool>,
+    /// `None` only while dropping.
+    signal: Option<Arc<Signal>>,
+    /// The version last seen; a different one means a change.
+    seen: u64,
     uid: UserId,
     notifier: Notifier,
 }
 
 impl Subscription {
     /// Resolves when the user's stream changed since the subscription was made (or since the
-    /// last `changed`).
+    /// last `changed`), or at once when the server is shutting down.
     pub async fn changed(&mut self) -> Wake {
-        let Some(receiver) = self.receiver.as_mut() else {
+        let Some(signal) = self.signal.as_deref() else {
             return Wake::Changed;
         };
-        tokio::select! {
-            // The sender lives in the registry for as long as any receiver exists, so this
-            // cannot fail; if it ever did, the caller re-reads the store, which is safe.
-            _ = receiver.changed() => Wake::Changed,
-            _ = self.shutdown.wait_for(|down| *down) => Wake::ShuttingDown,
+        loop {
+            // Register for the wake-up before looking at the version, so that a bump in
+            // between is not missed.
+            let notified = signal.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.notifier.is_shut_down() {
+                return Wake::ShuttingDown;
+            }
+            let version = signal.version.load(Ordering::SeqCst);
+            if version != self.seen {
+                self.seen = version;
+                return Wake::Changed;
+            }
+            notified.await;
         }
     }
-}
 
-impl Subscription {
     /// The published events right after `after` (a contiguous run, at most `limit`), with the
     /// cursor of the last one; `None` when memory does not hold the event after `after`.
     pub fn recent_after(&self, after: Cursor, limit: usize) -> Option<(Cursor, Vec<Payload>)> {
@@ -207,11 +238,11 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        drop(self.receiver.take());
         let mut shard = self.notifier.shard(self.uid);
+        drop(self.signal.take());
         if shard
             .get(&self.uid)
-            .is_some_and(|waker| waker.version.receiver_count() == 0)
+            .is_some_and(|waker| Arc::strong_count(&waker.signal) == 1)
         {
             shard.remove(&self.uid);
         }
@@ -282,6 +313,44 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), sub.changed())
             .await
             .expect("the earlier wake is remembered");
+    }
+
+    #[tokio::test]
+    async fn a_parked_wait_wakes_on_a_later_wake_and_then_waits_again() {
+        let notifier = Notifier::new();
+        let mut a = notifier.subscribe(UserId(1));
+        let mut b = notifier.subscribe(UserId(1));
+        let waker = notifier.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waker.wake(&[UserId(1)]);
+        });
+        let (wa, wb) = tokio::join!(a.changed(), b.changed());
+        assert_eq!((wa, wb), (Wake::Changed, Wake::Changed), "both polls woke");
+        task.await.expect("waker task");
+        // The change was consumed: the next wait parks until the next one.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), a.changed())
+                .await
+                .is_err(),
+            "no new change"
+        );
+    }
+
+    #[tokio::test]
+    async fn shutting_down_ends_parked_and_later_waits() {
+        let notifier = Notifier::new();
+        let mut parked = notifier.subscribe(UserId(1));
+        let stopper = notifier.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            stopper.shut_down();
+        });
+        let woke = tokio::time::timeout(Duration::from_secs(1), parked.changed()).await;
+        assert_eq!(woke, Ok(Wake::ShuttingDown));
+        task.await.expect("shutdown task");
+        let mut later = notifier.subscribe(UserId(2));
+        assert_eq!(later.changed().await, Wake::ShuttingDown);
     }
 
     fn published(uid: i64, cursor: i64) -> (UserId, Cursor, Payload) {

@@ -7,6 +7,7 @@ use crate::http;
 use crate::notify::{self, Notifier};
 use crate::service::{AppState, events, files, presence};
 use crate::store::{Backend, Store, StoreError};
+use axum::ServiceExt as _;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -127,7 +128,7 @@ impl Application {
         let notifier = state.notifier.clone();
         let store = state.store.clone();
         tracing::info!(addr = %self.addr, "listening");
-        let result = axum::serve(self.listener, http::router(state).into_make_service())
+        let result = axum::serve(self.listener, http::app(state).into_make_service())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 tracing::info!("shutting down");

@@ -43,7 +43,9 @@ impl FromRequestParts<AppState> for Auth {
         let token = bearer_token(parts)
             .or_else(|| cookie_token(parts))
             .ok_or(ApiError::Service(ServiceError::Unauthenticated))?;
-        Ok(Auth(session::authenticate(state, &token).await?))
+        // Boxed: a parked poll's handler future would otherwise keep room for this lookup
+        // (a store query on a cache miss) for as long as it waits.
+        Ok(Auth(Box::pin(session::authenticate(state, &token)).await?))
     }
 }
 

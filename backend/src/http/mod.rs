@@ -8,6 +8,7 @@ pub mod extract;
 mod files;
 mod groups;
 mod messages;
+mod no_store;
 mod origin;
 mod presence;
 mod session;
@@ -16,17 +17,36 @@ mod widget;
 use crate::service::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, header};
-use axum::middleware;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
 use error::ApiError;
-use tower::ServiceBuilder;
+use std::convert::Infallible;
+use tower::{Service, ServiceBuilder};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-/// The whole application: `/api/...` and the web client at every other path.
-pub fn router(state: AppState) -> Router {
+/// The whole application, as served: the router behind the CSRF origin check, which sees every
+/// request before any route does (see [`origin`]); API answers marked `no-store`; the API's
+/// body limit; request tracing around it all.
+///
+/// These wrap the router as a whole rather than through `Router::layer`, which would box their
+/// futures once per route: a parked long-poll keeps those boxes for as long as it waits.
+pub fn app(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+    let config = state.config.clone();
+    ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(TraceLayer::new_for_http())
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer_fn(no_store::NoStore::new)
+        .service(origin::OriginCheck::new(router(state), config))
+}
+
+/// `/api/...` and the web client at every other path.
+fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(session::router())
         .merge(messages::router())
@@ -36,14 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(presence::router())
         .merge(files::router())
         .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(state.clone(), origin::check))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        // API answers are per user and change all the time.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     let static_dir = &state.config.static_dir;
     // Client-side routes answer with index.html and 200, so deep links work.
     // Compressed when the browser accepts it: the copies scripts/build-frontend.sh wrote
@@ -69,6 +82,5 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .fallback_service(web)
-        .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -38,6 +38,10 @@ impl PollAnswer {
 
 /// Returns the events after `request.after` at once if there are any; otherwise parks until one
 /// arrives or the timeout passes. A cursor whose events were pruned gets `reset`.
+///
+/// Tens of thousands of these wait at once, so what the future holds while parked counts:
+/// the store reads are boxed (their futures are large, and short-lived), leaving the
+/// subscription, the timer and the request.
 pub async fn poll(
     state: &AppState,
     uid: UserId,
@@ -49,39 +53,8 @@ pub async fn poll(
     // lands between the read and the wait.
     let mut subscription = state.notifier.subscribe(uid);
     loop {
-        let page = state
-            .store
-            .events_after(uid, request.after, state.config.poll_batch)
-            .await?;
-        if request.after > page.head {
-            return Err(ServiceError::CursorAhead {
-                after: request.after.0,
-                head: page.head.0,
-            });
-        }
-        let first = page.events.first().map(|(cursor, _)| *cursor);
-        let pruned = match first {
-            Some(first) => first.0 != request.after.0 + 1,
-            None => request.after < page.head,
-        };
-        if pruned {
-            tracing::info!(uid = %uid, after = %request.after, head = %page.head, "cursor too old, client must reset");
-            return Ok(PollAnswer {
-                cursor: page.head,
-                events: Vec::new(),
-                reset: true,
-            });
-        }
-        if let Some((last, _)) = page.events.last() {
-            return Ok(PollAnswer {
-                cursor: *last,
-                events: page
-                    .events
-                    .into_iter()
-                    .map(|(_, event)| Payload::from(event))
-                    .collect(),
-                reset: false,
-            });
+        if let Some(answer) = Box::pin(read(state, uid, request.after)).await? {
+            return Ok(answer);
         }
         match tokio::time::timeout_at(deadline, subscription.changed()).await {
             Ok(Wake::Changed) => {
@@ -105,6 +78,51 @@ pub async fn poll(
             }
         }
     }
+}
+
+/// The answer the store gives at once for a poll after `after`: its events, or `reset`;
+/// `None` when there is nothing yet (the poll parks).
+async fn read(
+    state: &AppState,
+    uid: UserId,
+    after: Cursor,
+) -> Result<Option<PollAnswer>, ServiceError> {
+    let page = state
+        .store
+        .events_after(uid, after, state.config.poll_batch)
+        .await?;
+    if after > page.head {
+        return Err(ServiceError::CursorAhead {
+            after: after.0,
+            head: page.head.0,
+        });
+    }
+    let first = page.events.first().map(|(cursor, _)| *cursor);
+    let pruned = match first {
+        Some(first) => first.0 != after.0 + 1,
+        None => after < page.head,
+    };
+    if pruned {
+        tracing::info!(uid = %uid, after = %after, head = %page.head, "cursor too old, client must reset");
+        return Ok(Some(PollAnswer {
+            cursor: page.head,
+            events: Vec::new(),
+            reset: true,
+        }));
+    }
+    Ok(page
+        .events
+        .last()
+        .map(|&(last, _)| last)
+        .map(|last| PollAnswer {
+            cursor: last,
+            events: page
+                .events
+                .into_iter()
+                .map(|(_, event)| Payload::from(event))
+                .collect(),
+            reset: false,
+        }))
 }
 
 /// Deletes events older than the retention, every `prune_interval`, until the process ends.
