@@ -18,6 +18,7 @@ use crate::service::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use error::ApiError;
 use std::convert::Infallible;
