@@ -6,6 +6,7 @@
 //! transaction, so a reader can never see position N+1 committed before N.
 
 use crate::domain::PageRequest;
+use contacts::MessageFacts;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::contacts::{FriendLevel, Gender, MsgPolicy, OpenLevel};
@@ -91,7 +92,14 @@ pub struct NewMessage {
     pub msg_type: MsgType,
     pub content: String,
     pub now: Millis,
+    /// One-to-one sends: whether the recipient accepts this message, given the facts (blocks,
+    /// privacy, friendship) read inside the writing transaction, so that a block or a policy
+    /// change committed before the send always applies to it. The rule is the service's.
+    pub accepts: Option<AcceptRule>,
 }
+
+/// Whether a recipient accepts a one-to-one send, given what the store read about the pair.
+pub type AcceptRule = fn(&MessageFacts) -> bool;
 
 /// What a send did.
 #[derive(Clone, Debug)]
@@ -108,6 +116,8 @@ pub enum SendOutcome {
     UnknownRecipient,
     /// The sender is not a member of the group (or it does not exist); nothing written.
     NotAMember,
+    /// The recipient does not accept it (by the send's `accepts`); nothing written.
+    Refused(MessageFacts),
 }
 
 /// What a mark-read did.

@@ -20,9 +20,10 @@
 //!   same `client_msg_id`, which aborts the whole transaction), the batch is rolled back and its
 //!   sends are run again one by one, each in its own transaction, by [`Store::send_alone`].
 
+use super::contacts::MessageFacts;
 use super::{
-    Backend, NewMessage, SendOutcome, Store, StoreError, message_by_client_id, message_from_row,
-    msg_type_str,
+    AcceptRule, Backend, NewMessage, SendOutcome, Store, StoreError, message_by_client_id,
+    message_from_row, msg_type_str,
 };
 use crate::notify::Payload;
 use shared::Cursor;
@@ -208,6 +209,14 @@ impl Store {
             }
         }
 
+        // One-to-one sends their recipients do not accept (blocks, privacy), as committed now.
+        let pending: Vec<usize> = (0..sends.len())
+            .filter(|&i| outcomes[i].is_none())
+            .collect();
+        for (i, facts) in refusals(self.backend, &mut tx, sends, &pending).await? {
+            outcomes[i] = Some(SendOutcome::Refused(facts));
+        }
+
         // Recipients of one-to-one conversations not known to exist yet.
         let unknown: Vec<(usize, UserId)> = (0..sends.len())
             .filter(|&i| outcomes[i].is_none() && !self.known.contains(&sends[i].conversation))
@@ -344,6 +353,10 @@ impl Store {
                 }
             }
             Target::User(recipient) => {
+                if let Some((_, facts)) = refusals(self.backend, &mut tx, &[new], &[0]).await?.pop()
+                {
+                    return Ok(SendOutcome::Refused(facts));
+                }
                 known = self.known.contains(&new.conversation);
                 if !known {
                     let wanted = BTreeSet::from([recipient]);
@@ -418,6 +431,38 @@ impl Store {
             recipients,
         })
     }
+}
+
+/// Which of the one-to-one sends `sends[i]` (for each `i` of `candidates`) their recipients do
+/// not accept, by each send's own rule, with the facts it decided on: one query for the batch.
+async fn refusals(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    sends: &[&NewMessage],
+    candidates: &[usize],
+) -> Result<Vec<(usize, MessageFacts)>, StoreError> {
+    let checked: Vec<(usize, (UserId, UserId), AcceptRule)> = candidates
+        .iter()
+        .filter_map(|&i| match (&sends[i].to, sends[i].accepts) {
+            (&Target::User(recipient), Some(accepts)) => {
+                Some((i, (sends[i].sender, recipient), accepts))
+            }
+            _ => None,
+        })
+        .collect();
+    if checked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pairs: BTreeSet<(UserId, UserId)> = checked.iter().map(|&(_, pair, _)| pair).collect();
+    let facts = super::contacts::message_facts(backend, tx, &pairs).await?;
+    // A recipient that does not exist has no facts: the send fails as `UnknownRecipient`.
+    Ok(checked
+        .into_iter()
+        .filter_map(|(i, pair, accepts)| {
+            let facts = *facts.get(&pair)?;
+            (!accepts(&facts)).then_some((i, facts))
+        })
+        .collect())
 }
 
 /// Who gets a send's event, ascending: both participants of a one-to-one conversation, or every
@@ -952,6 +997,7 @@ mod tests {
             msg_type: MsgType::Text,
             content: "to everyone".to_owned(),
             now: 2,
+            accepts: None,
         }
     }
 
