@@ -4,7 +4,8 @@ use super::session::{self, Caller};
 use super::{AppState, ServiceError, now_millis};
 use crate::domain::contacts::{self as rules, Invalid, MAX_DELTA_CHANGES, Relation};
 use crate::store::contacts::{
-    ProfileChange, ProfileRow, ProfileUpdate, RequestAction, RequestOutcome, RequestRefusal,
+    MessageFacts, ProfileChange, ProfileRow, ProfileUpdate, RequestAction, RequestOutcome,
+    RequestRefusal,
 };
 use crate::store::lists::ListHead;
 use shared::contacts::{
@@ -120,25 +121,18 @@ fn visible_profile(viewer: UserId, row: ProfileRow) -> Profile {
     }
 }
 
-/// Refuses a one-to-one send the recipient's blocks or `msg_policy` do not allow. An unknown
-/// recipient passes (the send itself answers `unknown_user`). The common case (no blocks, policy
-/// `anyone`) costs one query on primary keys.
-pub async fn check_may_message(
-    state: &AppState,
-    sender: UserId,
-    recipient: UserId,
-) -> Result<(), ServiceError> {
-    let Some(facts) = state.store.message_facts(sender, recipient).await? else {
-        return Ok(());
-    };
+/// Why the recipient's blocks or `msg_policy` refuse a one-to-one send with these facts;
+/// `None` when it may go. The store applies it inside the send's transaction (see
+/// [`accepts`]); an unknown recipient has no facts and fails as `unknown_user`.
+pub fn refusal(facts: &MessageFacts) -> Option<ServiceError> {
     if facts.blocked_by_recipient {
-        return Err(ServiceError::refused(
+        return Some(ServiceError::refused(
             ErrorCode::ForbiddenByPrivacy,
             "this user does not accept messages from you",
         ));
     }
     if facts.blocked_by_sender {
-        return Err(ServiceError::refused(
+        return Some(ServiceError::refused(
             ErrorCode::Blocked,
             "you blocked this user; unblock them to write to them",
         ));
@@ -149,12 +143,19 @@ pub async fn check_may_message(
         share_group: facts.share_group,
     };
     if !rules::may_message(facts.msg_policy, relation) {
-        return Err(ServiceError::refused(
+        return Some(ServiceError::refused(
             ErrorCode::ForbiddenByPrivacy,
             "this user accepts messages only from friends (or people in their groups)",
         ));
     }
-    Ok(())
+    None
+}
+
+/// Whether a one-to-one send with these facts may go (see [`refusal`]): the rule a send hands
+/// to the store, `store::NewMessage::accepts`.
+pub fn accepts(facts: &MessageFacts) -> bool {
+    // The error is built only for a refusal, the rare case.
+    refusal(facts).is_none()
 }
 
 /// Sends a friend request to a user, by uid or by their invite link's code.

@@ -3,10 +3,10 @@
 use super::{AppState, ServiceError, now_millis};
 use crate::domain::groups::{GROUP_NOT_FOUND, NOT_A_MEMBER, group_conversation};
 use crate::domain::{self, MessageContent, PageRequest};
-use crate::store::{NewMessage, ReadOutcome, SendOutcome};
+use crate::store::{AcceptRule, NewMessage, ReadOutcome, SendOutcome};
 use shared::{
-    ConversationId, ConversationList, MessagePage, ReadState, SendAck, SendMessage, Seq, Target,
-    UserId,
+    ConversationId, ConversationList, ErrorCode, MessagePage, ReadState, SendAck, SendMessage, Seq,
+    Target, UserId,
 };
 
 /// Stores a message and wakes its recipients. A retry with a `client_msg_id` the sender used
@@ -19,26 +19,15 @@ pub async fn send(
     let client_msg_id = domain::parse_client_msg_id(request.client_msg_id)?;
     let content = MessageContent::parse(request.msg_type, request.content)?;
     let file = super::files::check_attachment(state, sender, content.attachment()).await?;
-    let conversation = match request.to {
-        Target::User(recipient) => {
-            let conversation = domain::direct_conversation(sender, recipient)?;
-            if let Err(refusal) = super::contacts::check_may_message(state, sender, recipient).await
-            {
-                // A retry of a send acknowledged before the refusal began (say, the recipient
-                // blocked the sender since) answers with the first message, like every retry.
-                return match state.store.sent_message(sender, &client_msg_id).await? {
-                    Some(first) => Ok(SendAck {
-                        msg_id: first.msg_id,
-                        conversation: first.conversation,
-                        seq: first.seq,
-                        time: first.time,
-                    }),
-                    None => Err(refusal),
-                };
-            }
-            conversation
-        }
-        Target::Group(gid) => group_conversation(gid),
+    let (conversation, accepts) = match request.to {
+        // Whether the recipient accepts it (blocks, privacy) is decided inside the writing
+        // transaction: a retry of a send acknowledged before a refusal began still answers
+        // with the first message, as every retry does.
+        Target::User(recipient) => (
+            domain::direct_conversation(sender, recipient)?,
+            Some(super::contacts::accepts as AcceptRule),
+        ),
+        Target::Group(gid) => (group_conversation(gid), None),
     };
     let outcome = state
         .store
@@ -50,6 +39,7 @@ pub async fn send(
             msg_type: content.msg_type(),
             content: content.text().to_owned(),
             now: now_millis(),
+            accepts,
         })
         .await?;
     let message = match outcome {
@@ -69,6 +59,11 @@ pub async fn send(
             Target::User(recipient) => return Err(ServiceError::UnknownUser(recipient)),
             Target::Group(_) => return Err(GROUP_NOT_FOUND.into()),
         },
+        SendOutcome::Refused(facts) => {
+            return Err(super::contacts::refusal(&facts).unwrap_or_else(|| {
+                ServiceError::refused(ErrorCode::ForbiddenByPrivacy, "this message is refused")
+            }));
+        }
         // Only now tell an unknown or dissolved group from one the sender is not in.
         SendOutcome::NotAMember => {
             return Err(match request.to {

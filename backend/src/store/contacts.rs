@@ -14,6 +14,7 @@ use shared::contacts::{
 use shared::{Event, Millis, UserId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
+use std::collections::{BTreeSet, HashMap};
 
 /// A profile with what the privacy rules need to know about its viewer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +32,8 @@ pub struct ProfileRow {
     pub share_group: bool,
 }
 
-/// What deciding on a one-to-one send needs, read in one query.
+/// What deciding on a one-to-one send needs, read inside the send's transaction (see
+/// [`super::NewMessage::accepts`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MessageFacts {
     pub msg_policy: MsgPolicy,
@@ -130,6 +132,60 @@ fn share_group_sql(a: &str, b: &str) -> String {
     )
 }
 
+/// What deciding on each one-to-one send of `pairs` (sender, recipient) needs, in one query
+/// on `conn`; pairs whose recipient does not exist are missing from the answer.
+pub(super) async fn message_facts(
+    backend: super::Backend,
+    conn: &mut AnyConnection,
+    pairs: &BTreeSet<(UserId, UserId)>,
+) -> Result<HashMap<(UserId, UserId), MessageFacts>, StoreError> {
+    if pairs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let values = (0..pairs.len())
+        .map(|k| format!("(${}, ${})", 2 * k + 1, 2 * k + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let share = share_group_sql("p.s", "p.r");
+    let sql = format!(
+        "WITH p (s, r) AS (VALUES {values}) \
+         SELECT p.s AS sender, u.uid AS recipient, u.msg_policy, \
+         (SELECT COUNT(*) FROM user_block b WHERE b.uid = p.r AND b.blocked_uid = p.s) \
+           AS blocked_by_recipient, \
+         (SELECT COUNT(*) FROM user_block b WHERE b.uid = p.s AND b.blocked_uid = p.r) \
+           AS blocked_by_sender, \
+         (SELECT COUNT(*) FROM user_friend f WHERE f.uid = p.s AND f.friend_uid = p.r) \
+           AS friends, \
+         CASE WHEN u.msg_policy = 'group_members' AND {share} THEN 1 ELSE 0 END \
+           AS share_group \
+         FROM p JOIN users u ON u.uid = p.r"
+    );
+    let sql = super::positional(backend, &sql);
+    let mut query = sqlx::query(&sql);
+    for (sender, recipient) in pairs {
+        query = query.bind(sender.0).bind(recipient.0);
+    }
+    query
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let pair = (
+                UserId(r.try_get("sender")?),
+                UserId(r.try_get("recipient")?),
+            );
+            let facts = MessageFacts {
+                msg_policy: parse_enum(&r.try_get::<String, _>("msg_policy")?)?,
+                blocked_by_recipient: r.try_get::<i64, _>("blocked_by_recipient")? != 0,
+                blocked_by_sender: r.try_get::<i64, _>("blocked_by_sender")? != 0,
+                friends: r.try_get::<i64, _>("friends")? != 0,
+                share_group: r.try_get::<i64, _>("share_group")? != 0,
+            };
+            Ok((pair, facts))
+        })
+        .collect()
+}
+
 impl Store {
     /// The profiles of `uids` that exist, with how `viewer` relates to each: one query.
     pub async fn profiles_for(
@@ -169,42 +225,6 @@ impl Store {
         .fetch_one(&self.reader)
         .await?;
         Ok(shared != 0)
-    }
-
-    /// Everything deciding whether `sender` may message `recipient` needs, in one query on
-    /// primary keys; `None` when the recipient does not exist.
-    pub async fn message_facts(
-        &self,
-        sender: UserId,
-        recipient: UserId,
-    ) -> Result<Option<MessageFacts>, StoreError> {
-        let share = share_group_sql("$1", "$2");
-        let row = sqlx::query(&format!(
-            "SELECT u.msg_policy, \
-             (SELECT COUNT(*) FROM user_block b WHERE b.uid = $2 AND b.blocked_uid = $1) \
-               AS blocked_by_recipient, \
-             (SELECT COUNT(*) FROM user_block b WHERE b.uid = $1 AND b.blocked_uid = $2) \
-               AS blocked_by_sender, \
-             (SELECT COUNT(*) FROM user_friend f WHERE f.uid = $1 AND f.friend_uid = $2) \
-               AS friends, \
-             CASE WHEN u.msg_policy = 'group_members' AND {share} THEN 1 ELSE 0 END \
-               AS share_group \
-             FROM users u WHERE u.uid = $2"
-        ))
-        .bind(sender.0)
-        .bind(recipient.0)
-        .fetch_optional(&self.reader)
-        .await?;
-        row.map(|r| {
-            Ok(MessageFacts {
-                msg_policy: parse_enum(&r.try_get::<String, _>("msg_policy")?)?,
-                blocked_by_recipient: r.try_get::<i64, _>("blocked_by_recipient")? != 0,
-                blocked_by_sender: r.try_get::<i64, _>("blocked_by_sender")? != 0,
-                friends: r.try_get::<i64, _>("friends")? != 0,
-                share_group: r.try_get::<i64, _>("share_group")? != 0,
-            })
-        })
-        .transpose()
     }
 
     /// The user whose friend invite link carries `code`.

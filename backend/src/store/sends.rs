@@ -20,16 +20,19 @@
 //!   same `client_msg_id`, which aborts the whole transaction), the batch is rolled back and its
 //!   sends are run again one by one, each in its own transaction, by [`Store::send_alone`].
 
+use super::contacts::MessageFacts;
 use super::{
-    Backend, NewMessage, SendOutcome, Store, StoreError, message_by_client_id, message_from_row,
-    msg_type_str,
+    AcceptRule, Backend, NewMessage, SendOutcome, Store, StoreError, message_by_client_id,
+    message_from_row, msg_type_str,
 };
 use crate::notify::Payload;
 use shared::Cursor;
 use shared::{ClientMsgId, ConversationId, Event, Message, MessageId, Seq, Target, UserId};
-use sqlx::{AnyConnection, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Connection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// Most sends stored in one transaction (keeps every statement well under the bind limits).
@@ -38,6 +41,11 @@ pub const MAX_BATCH: usize = 128;
 const EVENT_ROWS_PER_INSERT: usize = 1000;
 /// Most rows one counter UPDATE reserves in (3 binds each).
 const COUNTERS_PER_UPDATE: usize = 2000;
+/// How long the writer task keeps the writer connection while sends keep coming. Taking it from
+/// the pool and giving it back costs round trips to SQLite's connection thread (sqlx pings a
+/// connection as it returns to the pool) and a spawned task per batch; other writers (presence,
+/// contacts, groups) wait at most this long, plus one batch, for their turn.
+const HOLD_WRITER: std::time::Duration = std::time::Duration::from_millis(50);
 /// Sends waiting for the writer task before callers wait to enqueue.
 const QUEUE: usize = 4096;
 /// Bound of the known-conversation cache; it starts over when full.
@@ -119,9 +127,40 @@ impl Store {
 
     async fn run_writer(self, mut jobs: mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        // The writer connection, kept across back-to-back batches (see [`HOLD_WRITER`]).
+        let mut held: Option<(PoolConnection<Any>, Instant)> = None;
         while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let sends: Vec<&NewMessage> = batch.iter().map(|job| &job.send).collect();
-            match self.send_batch(&sends).await {
+            if held
+                .as_ref()
+                .is_some_and(|(_, since)| since.elapsed() >= HOLD_WRITER)
+            {
+                held = None;
+            }
+            let result = match held.take() {
+                Some(conn) => Ok(conn),
+                None => self
+                    .writer
+                    .acquire()
+                    .await
+                    .map(|conn| (conn, Instant::now())),
+            };
+            let result = match result {
+                Ok((mut conn, since)) => {
+                    let outcomes = self.send_batch(&mut conn, &sends).await;
+                    // After a failure the connection goes back (the fallback needs it).
+                    if outcomes.is_ok() {
+                        held = Some((conn, since));
+                    }
+                    outcomes
+                }
+                Err(error) => Err(error.into()),
+            };
+            if held.is_some() && jobs.is_empty() {
+                // Idle: let the other writers in.
+                held = None;
+            }
+            match result {
                 Ok(outcomes) => {
                     for (job, outcome) in batch.drain(..).zip(outcomes) {
                         let _ = job.reply.send(Ok(outcome));
@@ -139,8 +178,12 @@ impl Store {
     }
 
     /// Stores `sends` in one transaction; one outcome per send, in order.
-    async fn send_batch(&self, sends: &[&NewMessage]) -> Result<Vec<SendOutcome>, StoreError> {
-        let mut tx = self.writer.begin().await?;
+    async fn send_batch(
+        &self,
+        conn: &mut AnyConnection,
+        sends: &[&NewMessage],
+    ) -> Result<Vec<SendOutcome>, StoreError> {
+        let mut tx = conn.begin().await?;
         let mut outcomes: Vec<Option<SendOutcome>> = vec![None; sends.len()];
 
         // Idempotency against what is stored.
@@ -164,6 +207,14 @@ impl Store {
             {
                 outcomes[i] = Some(SendOutcome::NotAMember);
             }
+        }
+
+        // One-to-one sends their recipients do not accept (blocks, privacy), as committed now.
+        let pending: Vec<usize> = (0..sends.len())
+            .filter(|&i| outcomes[i].is_none())
+            .collect();
+        for (i, facts) in refusals(self.backend, &mut tx, sends, &pending).await? {
+            outcomes[i] = Some(SendOutcome::Refused(facts));
         }
 
         // Recipients of one-to-one conversations not known to exist yet.
@@ -302,6 +353,10 @@ impl Store {
                 }
             }
             Target::User(recipient) => {
+                if let Some((_, facts)) = refusals(self.backend, &mut tx, &[new], &[0]).await?.pop()
+                {
+                    return Ok(SendOutcome::Refused(facts));
+                }
                 known = self.known.contains(&new.conversation);
                 if !known {
                     let wanted = BTreeSet::from([recipient]);
@@ -376,6 +431,38 @@ impl Store {
             recipients,
         })
     }
+}
+
+/// Which of the one-to-one sends `sends[i]` (for each `i` of `candidates`) their recipients do
+/// not accept, by each send's own rule, with the facts it decided on: one query for the batch.
+async fn refusals(
+    backend: Backend,
+    tx: &mut AnyConnection,
+    sends: &[&NewMessage],
+    candidates: &[usize],
+) -> Result<Vec<(usize, MessageFacts)>, StoreError> {
+    let checked: Vec<(usize, (UserId, UserId), AcceptRule)> = candidates
+        .iter()
+        .filter_map(|&i| match (&sends[i].to, sends[i].accepts) {
+            (&Target::User(recipient), Some(accepts)) => {
+                Some((i, (sends[i].sender, recipient), accepts))
+            }
+            _ => None,
+        })
+        .collect();
+    if checked.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pairs: BTreeSet<(UserId, UserId)> = checked.iter().map(|&(_, pair, _)| pair).collect();
+    let facts = super::contacts::message_facts(backend, tx, &pairs).await?;
+    // A recipient that does not exist has no facts: the send fails as `UnknownRecipient`.
+    Ok(checked
+        .into_iter()
+        .filter_map(|(i, pair, accepts)| {
+            let facts = *facts.get(&pair)?;
+            (!accepts(&facts)).then_some((i, facts))
+        })
+        .collect())
 }
 
 /// Who gets a send's event, ascending: both participants of a one-to-one conversation, or every
@@ -910,6 +997,7 @@ mod tests {
             msg_type: MsgType::Text,
             content: "to everyone".to_owned(),
             now: 2,
+            accepts: None,
         }
     }
 

@@ -125,3 +125,45 @@ async fn a_send_after_a_batch_continues_the_seqs_and_the_read_position_follows_t
     assert_eq!(list.conversations[0].unread, 1);
 }
 }
+
+store_test! {
+async fn sends_the_recipient_refuses_fail_alone_in_the_batch_they_share() {
+    let app = TestApp::spawn().await;
+    let owner = app.guest().await;
+    let friend = app.guest().await;
+    let stranger = app.guest().await;
+    let blocked = app.guest().await;
+    crate::contacts::befriend(&friend, &owner).await;
+    crate::contacts::patch_me_ok(&owner, json!({"msg_policy": "friends"})).await;
+    let response = crate::contacts::block_raw(&owner, blocked.uid).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // All at once, so that refused and accepted sends share batches.
+    let mut sends = Vec::new();
+    for i in 0..20 {
+        for (from, expected) in [
+            (friend.clone(), None),
+            (stranger.clone(), Some("forbidden_by_privacy")),
+            (blocked.clone(), Some("forbidden_by_privacy")),
+        ] {
+            let to = owner.uid;
+            sends.push(tokio::spawn(async move {
+                let id = format!("{}-{i}", from.uid);
+                let body = json!({"to": {"user": to}, "client_msg_id": id, "msg_type": "text", "content": id});
+                let response = from.send_raw(body).await;
+                match expected {
+                    None => assert_eq!(response.status(), StatusCode::OK),
+                    Some(code) => assert_eq!(error_code(response, StatusCode::FORBIDDEN).await, code),
+                }
+            }));
+        }
+    }
+    for send in join_all(sends).await {
+        send.expect("task");
+    }
+    // Only the friend's conversation exists, holding exactly their 20 messages.
+    let list = owner.conversations().await;
+    assert_eq!(list.conversations.len(), 1);
+    let last = list.conversations[0].last_message.as_ref().expect("a message");
+    assert_eq!((last.sender, last.seq.0), (friend.uid, 20));
+}
+}
