@@ -97,7 +97,29 @@ impl Store {
             queue: None,
             ..self.clone()
         };
-        tokio::spawn(worker.run_writer(jobs));
+        if self.backend == Backend::Sqlite {
+            // SQLite: the writer task gets a thread (and a runtime) of its own, so each hand-off
+            // to the connection's thread during a batch waits for nothing else: on the shared
+            // runtime it queued behind every HTTP task ready at the time, once per statement.
+            let spawned = std::thread::Builder::new()
+                .name("courier-writer".into())
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime.block_on(worker.run_writer(jobs)),
+                        Err(error) => {
+                            tracing::error!(error = %error, "cannot start the writer's runtime")
+                        }
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(error = %error, "cannot start the writer thread");
+            }
+        } else {
+            tokio::spawn(worker.run_writer(jobs));
+        }
         self.queue = Some(queue);
     }
 
