@@ -10,16 +10,29 @@
 //! and a woken poll answers from them without reading the database. Only a contiguous run of
 //! cursors right after the poll's own cursor is served from memory; anything else (a hint from
 //! another node, a gap, a poll that was not parked) reads the store as before.
+//!
+//! A user's waker also outlives their polls for a while ([`RETAIN`]): a client answered by one
+//! poll sends the next a moment later, and the waker still holds the events published in
+//! between and the user's known stream head. The head is known only while every change of the
+//! stream came through here with its cursor: a poll that read the store and found nothing new
+//! notes it (unless a wake-up came in between), each published event moves it on by one, and
+//! anything else forgets it (a wake-up without events, a hint from another node, a gap, a poll
+//! that waited its whole timeout). A poll whose cursor is the known head parks without reading
+//! the store.
 
 use shared::{Cursor, UserId};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 const SHARDS: usize = 64;
 /// Most recent events kept per user with a parked poll.
 const RECENT_CAP: usize = 256;
+/// How long a user's waker (with its recent events and known head) stays after their last poll
+/// ended; [`Notifier::sweep_forever`] removes it after that.
+pub const RETAIN: Duration = Duration::from_secs(20);
 
 /// A committed event as the client receives it (JSON of `shared::Event`).
 pub type Payload = Arc<str>;
@@ -41,6 +54,10 @@ struct Waker {
     signal: Arc<Signal>,
     /// Contiguous cursors, oldest first.
     recent: VecDeque<(Cursor, Payload)>,
+    /// The newest cursor of the user's stream, while known (see the module's notes).
+    head: Option<Cursor>,
+    /// Since when no poll holds this waker (`None` while one does).
+    idle_since: Option<Instant>,
 }
 
 impl Waker {
@@ -48,10 +65,14 @@ impl Waker {
         Self {
             signal: Arc::default(),
             recent: VecDeque::new(),
+            head: None,
+            idle_since: None,
         }
     }
 
-    fn bump(&self) {
+    /// A change whose cursor is not known: the head is no longer known either.
+    fn bump(&mut self) {
+        self.head = None;
         self.signal.version.fetch_add(1, Ordering::SeqCst);
         self.signal.notify.notify_waiters();
     }
@@ -68,7 +89,24 @@ impl Waker {
         if self.recent.len() > RECENT_CAP {
             self.recent.pop_front();
         }
+        let head = self
+            .head
+            .filter(|head| head.0 + 1 == cursor.0)
+            .map(|_| cursor);
+        self.bump();
+        self.head = head;
     }
+}
+
+/// What memory says about a user's stream after a poll's cursor.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Known {
+    /// The cursor is the stream's known head: nothing to read, park.
+    Nothing,
+    /// These events follow the cursor (a contiguous run ending at the cursor given).
+    Events(Cursor, Vec<Payload>),
+    /// Memory cannot tell: read the store.
+    Unknown,
 }
 
 type Shard = Mutex<HashMap<UserId, Waker>>;
@@ -116,6 +154,7 @@ impl Notifier {
     pub fn subscribe(&self, uid: UserId) -> Subscription {
         let mut shard = self.shard(uid);
         let waker = shard.entry(uid).or_insert_with(Waker::new);
+        waker.idle_since = None;
         let signal = waker.signal.clone();
         let seen = signal.version.load(Ordering::SeqCst);
         drop(shard);
@@ -130,8 +169,8 @@ impl Notifier {
     /// Wakes every parked poll of each user. Call after the writing transaction committed.
     pub fn wake<'a>(&self, uids: impl IntoIterator<Item = &'a UserId>) {
         for uid in uids {
-            let shard = self.shard(*uid);
-            if let Some(waker) = shard.get(uid) {
+            let mut shard = self.shard(*uid);
+            if let Some(waker) = shard.get_mut(uid) {
                 waker.bump();
             }
         }
@@ -144,7 +183,6 @@ impl Notifier {
             let mut shard = self.shard(*uid);
             if let Some(waker) = shard.get_mut(uid) {
                 waker.remember(*cursor, payload.clone());
-                waker.bump();
             }
         }
     }
@@ -152,12 +190,36 @@ impl Notifier {
     /// Wakes every parked poll on this node (after lost hints: each re-reads its stream).
     pub fn wake_all(&self) {
         for shard in self.shards.iter() {
-            let shard = shard
+            let mut shard = shard
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for waker in shard.values() {
+            for waker in shard.values_mut() {
                 waker.bump();
             }
+        }
+    }
+
+    /// Removes the wakers that no poll has held for `RETAIN`, every few seconds, until the
+    /// process ends.
+    pub async fn sweep_forever(self) {
+        let mut interval = tokio::time::interval(RETAIN / 4);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            self.sweep(Instant::now());
+        }
+    }
+
+    fn sweep(&self, now: Instant) {
+        for shard in self.shards.iter() {
+            let mut shard = shard
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            shard.retain(|_, waker| {
+                waker
+                    .idle_since
+                    .is_none_or(|since| now.duration_since(since) < RETAIN)
+            });
         }
     }
 
@@ -176,7 +238,11 @@ impl Notifier {
     pub fn watched_users(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
+            .map(|s| {
+                s.lock()
+                    .map(|m| m.values().filter(|w| w.idle_since.is_none()).count())
+                    .unwrap_or(0)
+            })
             .sum()
     }
 }
@@ -216,23 +282,54 @@ impl Subscription {
         }
     }
 
-    /// The published events right after `after` (a contiguous run, at most `limit`), with the
-    /// cursor of the last one; `None` when memory does not hold the event after `after`.
-    pub fn recent_after(&self, after: Cursor, limit: usize) -> Option<(Cursor, Vec<Payload>)> {
+    /// What memory holds after `after`: the published events right after it (a contiguous
+    /// run, at most `limit`, with the cursor of the last one), or that `after` is the known
+    /// head of the stream.
+    pub fn known_after(&self, after: Cursor, limit: usize) -> Known {
         let shard = self.notifier.shard(self.uid);
-        let recent = &shard.get(&self.uid)?.recent;
-        let (first, _) = recent.front()?;
-        let skip = usize::try_from(after.0 + 1 - first.0).ok()?;
-        let events: Vec<Payload> = recent
+        let Some(waker) = shard.get(&self.uid) else {
+            return Known::Unknown;
+        };
+        if waker.head == Some(after) {
+            return Known::Nothing;
+        }
+        let Some((first, _)) = waker.recent.front() else {
+            return Known::Unknown;
+        };
+        let Ok(skip) = usize::try_from(after.0 + 1 - first.0) else {
+            return Known::Unknown;
+        };
+        let events: Vec<Payload> = waker
+            .recent
             .iter()
             .skip(skip)
             .take(limit.max(1))
             .map(|(_, payload)| payload.clone())
             .collect();
         if events.is_empty() {
-            return None;
+            return Known::Unknown;
         }
-        Some((Cursor(after.0 + events.len() as i64), events))
+        Known::Events(Cursor(after.0 + events.len() as i64), events)
+    }
+
+    /// Notes that the store holds nothing after `head` (a read found nothing new), unless the
+    /// stream changed since this subscription last looked: then it may hold more already.
+    pub fn note_head(&self, head: Cursor) {
+        let mut shard = self.notifier.shard(self.uid);
+        if let Some(waker) = shard.get_mut(&self.uid)
+            && waker.signal.version.load(Ordering::SeqCst) == self.seen
+        {
+            waker.head = Some(head);
+        }
+    }
+
+    /// Forgets the known head (a poll waited its whole timeout: if a change ever failed to come
+    /// through here, the next poll reads the store).
+    pub fn forget_head(&self) {
+        let mut shard = self.notifier.shard(self.uid);
+        if let Some(waker) = shard.get_mut(&self.uid) {
+            waker.head = None;
+        }
     }
 }
 
@@ -240,11 +337,11 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let mut shard = self.notifier.shard(self.uid);
         drop(self.signal.take());
-        if shard
-            .get(&self.uid)
-            .is_some_and(|waker| Arc::strong_count(&waker.signal) == 1)
+        if let Some(waker) = shard.get_mut(&self.uid)
+            && Arc::strong_count(&waker.signal) == 1
         {
-            shard.remove(&self.uid);
+            // Kept for the client's next poll; swept after `RETAIN`.
+            waker.idle_since = Some(Instant::now());
         }
     }
 }
@@ -357,20 +454,32 @@ mod tests {
         (UserId(uid), Cursor(cursor), Arc::from(format!("e{cursor}")))
     }
 
+    fn run_of(known: Known) -> Option<(Cursor, Vec<Payload>)> {
+        match known {
+            Known::Events(last, events) => Some((last, events)),
+            _ => None,
+        }
+    }
+
     #[tokio::test]
     async fn a_woken_poll_gets_the_published_run_right_after_its_cursor() {
         let notifier = Notifier::new();
         let mut sub = notifier.subscribe(UserId(1));
         notifier.publish(&[published(1, 5), published(1, 6), published(2, 9)]);
         sub.changed().await;
-        let (last, events) = sub.recent_after(Cursor(4), 100).expect("in memory");
+        let (last, events) = run_of(sub.known_after(Cursor(4), 100)).expect("in memory");
         assert_eq!(last, Cursor(6));
         assert_eq!(events, vec![Arc::from("e5"), Arc::from("e6")]);
-        let (last, events) = sub.recent_after(Cursor(5), 100).expect("in memory");
+        let (last, events) = run_of(sub.known_after(Cursor(5), 100)).expect("in memory");
         assert_eq!((last, events.len()), (Cursor(6), 1));
-        assert!(sub.recent_after(Cursor(6), 100).is_none(), "nothing newer");
-        assert!(
-            sub.recent_after(Cursor(3), 100).is_none(),
+        assert_eq!(
+            sub.known_after(Cursor(6), 100),
+            Known::Unknown,
+            "head not known"
+        );
+        assert_eq!(
+            sub.known_after(Cursor(3), 100),
+            Known::Unknown,
             "cursor 4 is not in memory"
         );
     }
@@ -380,11 +489,12 @@ mod tests {
         let notifier = Notifier::new();
         let sub = notifier.subscribe(UserId(1));
         notifier.publish(&[published(1, 5), published(1, 7)]);
-        assert!(
-            sub.recent_after(Cursor(4), 100).is_none(),
+        assert_eq!(
+            sub.known_after(Cursor(4), 100),
+            Known::Unknown,
             "5 was dropped with the gap"
         );
-        let (last, _) = sub.recent_after(Cursor(6), 100).expect("the new run");
+        let (last, _) = run_of(sub.known_after(Cursor(6), 100)).expect("the new run");
         assert_eq!(last, Cursor(7));
     }
 
@@ -393,7 +503,64 @@ mod tests {
         let notifier = Notifier::new();
         notifier.publish(&[published(3, 1)]);
         let sub = notifier.subscribe(UserId(3));
-        assert!(sub.recent_after(Cursor(0), 100).is_none());
+        assert_eq!(sub.known_after(Cursor(0), 100), Known::Unknown);
+    }
+
+    #[tokio::test]
+    async fn the_head_is_known_only_while_every_change_came_with_its_cursor() {
+        let notifier = Notifier::new();
+        let mut sub = notifier.subscribe(UserId(1));
+        sub.note_head(Cursor(4));
+        assert_eq!(sub.known_after(Cursor(4), 100), Known::Nothing);
+        assert_eq!(sub.known_after(Cursor(3), 100), Known::Unknown);
+        // Published events move the head on, one by one.
+        notifier.publish(&[published(1, 5), published(1, 6)]);
+        sub.changed().await;
+        assert_eq!(sub.known_after(Cursor(6), 100), Known::Nothing);
+        // A wake-up without a cursor (another writer, another node) forgets it.
+        notifier.wake(&[UserId(1)]);
+        assert_eq!(sub.known_after(Cursor(6), 100), Known::Unknown);
+        // A read's finding is not noted when the stream changed since the subscription looked.
+        sub.note_head(Cursor(7));
+        assert_eq!(sub.known_after(Cursor(7), 100), Known::Unknown);
+        sub.changed().await;
+        sub.note_head(Cursor(7));
+        assert_eq!(sub.known_after(Cursor(7), 100), Known::Nothing);
+        // A gap forgets it too.
+        notifier.publish(&[published(1, 9)]);
+        assert!(matches!(sub.known_after(Cursor(7), 100), Known::Unknown));
+        // And so does a poll that waited its whole timeout.
+        sub.changed().await;
+        sub.note_head(Cursor(9));
+        sub.forget_head();
+        assert_eq!(sub.known_after(Cursor(9), 100), Known::Unknown);
+    }
+
+    #[tokio::test]
+    async fn a_waker_outlives_its_polls_until_swept() {
+        let notifier = Notifier::new();
+        let sub = notifier.subscribe(UserId(1));
+        sub.note_head(Cursor(2));
+        drop(sub);
+        assert_eq!(notifier.watched_users(), 0, "no poll parked");
+        // The client's next poll, a moment later, still finds the head and what came since.
+        notifier.publish(&[published(1, 3)]);
+        let sub = notifier.subscribe(UserId(1));
+        let (last, _) = run_of(sub.known_after(Cursor(2), 100)).expect("kept");
+        assert_eq!(last, Cursor(3));
+        assert_eq!(sub.known_after(Cursor(3), 100), Known::Nothing);
+        drop(sub);
+        notifier.sweep(Instant::now() + RETAIN / 2);
+        let sub = notifier.subscribe(UserId(1));
+        assert_eq!(
+            sub.known_after(Cursor(3), 100),
+            Known::Nothing,
+            "not yet swept"
+        );
+        drop(sub);
+        notifier.sweep(Instant::now() + RETAIN);
+        let sub = notifier.subscribe(UserId(1));
+        assert_eq!(sub.known_after(Cursor(3), 100), Known::Unknown, "swept");
     }
 
     #[tokio::test]
@@ -406,5 +573,12 @@ mod tests {
         assert_eq!(notifier.watched_users(), 1);
         drop(b);
         assert_eq!(notifier.watched_users(), 0);
+        notifier.sweep(Instant::now() + RETAIN);
+        assert!(
+            notifier
+                .shards
+                .iter()
+                .all(|s| s.lock().is_ok_and(|m| m.is_empty()))
+        );
     }
 }

@@ -62,6 +62,7 @@ impl Application {
         )?;
         let notifier = Notifier::new();
         store.publish_to(notifier.clone());
+        tokio::spawn(notifier.clone().sweep_forever());
         let listener_task = (store.backend() == Backend::Postgres).then(|| {
             tokio::spawn(notify::listen_postgres(
                 database_url,

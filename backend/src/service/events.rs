@@ -2,7 +2,7 @@
 
 use super::{AppState, ServiceError, now_millis};
 use crate::domain::PollRequest;
-use crate::notify::{Payload, Wake};
+use crate::notify::{Known, Payload, Wake};
 use shared::{Cursor, UserId};
 use tokio::time::Instant;
 
@@ -52,31 +52,46 @@ pub async fn poll(
     // Subscribe before the first read: an event committed after this line wakes us even if it
     // lands between the read and the wait.
     let mut subscription = state.notifier.subscribe(uid);
+    let limit = state.config.poll_batch as usize;
     loop {
-        if let Some(answer) = Box::pin(read(state, uid, request.after)).await? {
-            return Ok(answer);
-        }
-        match tokio::time::timeout_at(deadline, subscription.changed()).await {
-            Ok(Wake::Changed) => {
-                // Fast path: the writer handed the committed events to this node's wakers.
-                let limit = state.config.poll_batch as usize;
-                if let Some((cursor, events)) = subscription.recent_after(request.after, limit) {
-                    return Ok(PollAnswer {
-                        cursor,
-                        events,
-                        reset: false,
-                    });
-                }
-                continue;
-            }
-            Ok(Wake::ShuttingDown) | Err(_) => {
+        match subscription.known_after(request.after, limit) {
+            // Fast path: the writer handed the committed events to this node's wakers.
+            Known::Events(cursor, events) => {
                 return Ok(PollAnswer {
-                    cursor: request.after,
-                    events: Vec::new(),
+                    cursor,
+                    events,
                     reset: false,
                 });
             }
+            // The cursor is the stream's known head: nothing to read.
+            Known::Nothing => {}
+            Known::Unknown => {
+                if let Some(answer) = Box::pin(read(state, uid, request.after)).await? {
+                    return Ok(answer);
+                }
+                // The store holds nothing after the cursor: it is the head.
+                subscription.note_head(request.after);
+            }
         }
+        match tokio::time::timeout_at(deadline, subscription.changed()).await {
+            Ok(Wake::Changed) => continue,
+            Ok(Wake::ShuttingDown) => return Ok(empty(request.after)),
+            Err(_) => {
+                // A whole timeout without a change: should a change ever have missed this
+                // node's wakers, the next poll reads the store instead of trusting the head.
+                subscription.forget_head();
+                return Ok(empty(request.after));
+            }
+        }
+    }
+}
+
+/// An answer without events.
+fn empty(after: Cursor) -> PollAnswer {
+    PollAnswer {
+        cursor: after,
+        events: Vec::new(),
+        reset: false,
     }
 }
 
