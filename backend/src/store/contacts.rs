@@ -124,7 +124,7 @@ const REQUEST_SELECT: &str = "SELECT r.id, r.from_uid, f.nick_name AS from_nick,
 
 /// A condition: users `a` and `b` (SQL expressions) share a group that is not dissolved. Walks
 /// `a`'s groups by `group_members_uid`, then the primary key `(gid, uid)` for `b`.
-fn share_group_sql(a: &str, b: &str) -> String {
+pub(super) fn share_group_sql(a: &str, b: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM group_members ga \
          JOIN group_members gb ON gb.gid = ga.gid AND gb.uid = {b} \

@@ -27,12 +27,16 @@ pub mod identity;
 pub mod lists;
 pub mod presence;
 mod sends;
+mod sqlite_writer;
 
 /// Everything that can go wrong below the service layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite send writer's own connection (see `sqlite_writer`).
+    #[error("database error")]
+    Sqlite(rusqlite::Error),
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is not what the code expects: {0}")]
@@ -188,7 +192,7 @@ impl Store {
                 queue: None,
                 published: Arc::default(),
             };
-            store.start_writer();
+            store.start_writer(None);
             return Ok(store);
         }
         if !url.starts_with("sqlite:") {
@@ -242,6 +246,10 @@ impl Store {
             .after_connect(|conn, _| sqlite_pragmas(conn, "PRAGMA busy_timeout = 10000;"))
             .connect(&format!("{path}?mode=ro"))
             .await?;
+        let sends = sqlite_writer::open(
+            path.trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:"),
+        )?;
         let mut store = Self {
             writer,
             reader,
@@ -251,7 +259,7 @@ impl Store {
             queue: None,
             published: Arc::default(),
         };
-        store.start_writer();
+        store.start_writer(Some(sends));
         Ok(store)
     }
 

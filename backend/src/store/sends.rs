@@ -67,7 +67,7 @@ pub(super) type Queue = mpsc::Sender<Job>;
 pub(super) struct KnownConversations(Mutex<HashSet<ConversationId>>);
 
 impl KnownConversations {
-    fn contains(&self, conv: &ConversationId) -> bool {
+    pub(super) fn contains(&self, conv: &ConversationId) -> bool {
         self.lock().contains(conv)
     }
 
@@ -91,7 +91,7 @@ impl KnownConversations {
 
 impl Store {
     /// Starts the writer task; it ends when every `Store` holding its queue is dropped.
-    pub(super) fn start_writer(&mut self) {
+    pub(super) fn start_writer(&mut self, sqlite: Option<rusqlite::Connection>) {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let worker = Store {
             queue: None,
@@ -108,7 +108,7 @@ impl Store {
                         .enable_all()
                         .build()
                     {
-                        Ok(runtime) => runtime.block_on(worker.run_writer(jobs)),
+                        Ok(runtime) => runtime.block_on(worker.run_writer(jobs, sqlite)),
                         Err(error) => {
                             tracing::error!(error = %error, "cannot start the writer's runtime")
                         }
@@ -118,7 +118,7 @@ impl Store {
                 tracing::error!(error = %error, "cannot start the writer thread");
             }
         } else {
-            tokio::spawn(worker.run_writer(jobs));
+            tokio::spawn(worker.run_writer(jobs, sqlite));
         }
         self.queue = Some(queue);
     }
@@ -147,7 +147,14 @@ impl Store {
         }
     }
 
-    async fn run_writer(self, mut jobs: mpsc::Receiver<Job>) {
+    /// The writer task. With `sqlite` (the SQLite store), batches run on that connection on
+    /// this thread ([`super::sqlite_writer`]), the sqlx writer connection held meanwhile so that
+    /// other writers wait their turn; otherwise on the sqlx writer connection.
+    async fn run_writer(
+        self,
+        mut jobs: mpsc::Receiver<Job>,
+        mut sqlite: Option<rusqlite::Connection>,
+    ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         // The writer connection, kept across back-to-back batches (see [`HOLD_WRITER`]).
         let mut held: Option<(PoolConnection<Any>, Instant)> = None;
@@ -169,7 +176,13 @@ impl Store {
             };
             let result = match result {
                 Ok((mut conn, since)) => {
-                    let outcomes = self.send_batch(&mut conn, &sends).await;
+                    let outcomes = match sqlite.as_mut() {
+                        Some(sqlite) => {
+                            super::sqlite_writer::send_batch(sqlite, &self.known, &sends)
+                                .and_then(|batch| batch.finish(&self))
+                        }
+                        None => self.send_batch(&mut conn, &sends).await,
+                    };
                     // After a failure the connection goes back (the fallback needs it).
                     if outcomes.is_ok() {
                         held = Some((conn, since));
@@ -206,104 +219,82 @@ impl Store {
         sends: &[&NewMessage],
     ) -> Result<Vec<SendOutcome>, StoreError> {
         let mut tx = conn.begin().await?;
-        let mut outcomes: Vec<Option<SendOutcome>> = vec![None; sends.len()];
+        let mut batch = Batch::new(sends.len());
 
         // Idempotency against what is stored.
         let stored = messages_by_client_ids(self.backend, &mut tx, sends).await?;
         for (i, send) in sends.iter().enumerate() {
             if let Some(message) = stored.get(&(send.sender, send.client_msg_id.clone())) {
-                outcomes[i] = Some(SendOutcome::Duplicate(message.clone()));
+                batch.outcomes[i] = Some(SendOutcome::Duplicate(message.clone()));
             }
         }
 
         // Members of the groups sent to (their conversations locked first); only members send.
         let groups: BTreeSet<&ConversationId> = (0..sends.len())
-            .filter(|&i| outcomes[i].is_none() && matches!(sends[i].to, Target::Group(_)))
+            .filter(|&i| batch.outcomes[i].is_none() && matches!(sends[i].to, Target::Group(_)))
             .map(|i| &sends[i].conversation)
             .collect();
-        let members = group_members(self.backend, &mut tx, &groups).await?;
-        for (i, send) in sends.iter().enumerate() {
-            if outcomes[i].is_none()
-                && matches!(send.to, Target::Group(_))
-                && !is_member(&members, &send.conversation, send.sender)
-            {
-                outcomes[i] = Some(SendOutcome::NotAMember);
-            }
-        }
+        batch.members = group_members(self.backend, &mut tx, &groups).await?;
+        batch.refuse_non_members(sends);
 
         // One-to-one sends their recipients do not accept (blocks, privacy), as committed now.
         let pending: Vec<usize> = (0..sends.len())
-            .filter(|&i| outcomes[i].is_none())
+            .filter(|&i| batch.outcomes[i].is_none())
             .collect();
         for (i, facts) in refusals(self.backend, &mut tx, sends, &pending).await? {
-            outcomes[i] = Some(SendOutcome::Refused(facts));
+            batch.outcomes[i] = Some(SendOutcome::Refused(facts));
         }
 
         // Recipients of one-to-one conversations not known to exist yet.
         let unknown: Vec<(usize, UserId)> = (0..sends.len())
-            .filter(|&i| outcomes[i].is_none() && !self.known.contains(&sends[i].conversation))
+            .filter(|&i| {
+                batch.outcomes[i].is_none() && !self.known.contains(&sends[i].conversation)
+            })
             .filter_map(|i| match sends[i].to {
                 Target::User(recipient) => Some((i, recipient)),
                 Target::Group(_) => None,
             })
             .collect();
-        let mut created: BTreeMap<&ConversationId, (UserId, UserId)> = BTreeMap::new();
         if !unknown.is_empty() {
             let wanted: BTreeSet<UserId> = unknown.iter().map(|&(_, r)| r).collect();
             let existing = existing_users(&mut tx, &wanted).await?;
+            let mut created: BTreeMap<&ConversationId, (UserId, UserId)> = BTreeMap::new();
             for (i, recipient) in unknown {
                 let send = sends[i];
                 if existing.contains(&recipient) {
                     created.insert(&send.conversation, (send.sender, recipient));
                 } else {
-                    outcomes[i] = Some(SendOutcome::UnknownRecipient);
+                    batch.outcomes[i] = Some(SendOutcome::UnknownRecipient);
                 }
             }
             let created: Vec<_> = created.iter().map(|(c, p)| (*c, *p)).collect();
             create_conversations(&mut tx, &created, sends[0].now).await?;
+            batch.created = created.iter().map(|(c, _)| (*c).clone()).collect();
         }
 
-        // The sends that store a message; a repeated client_msg_id inside the batch answers
-        // with the first one's message.
-        let mut first_of: HashMap<(UserId, &ClientMsgId), usize> = HashMap::new();
-        let mut repeats: Vec<(usize, usize)> = Vec::new();
-        let mut accepted: Vec<usize> = Vec::new();
-        for (i, send) in sends.iter().enumerate() {
-            if outcomes[i].is_some() {
-                continue;
-            }
-            match first_of.entry((send.sender, &send.client_msg_id)) {
-                std::collections::hash_map::Entry::Occupied(first) => {
-                    repeats.push((i, *first.get()));
-                }
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(i);
-                    accepted.push(i);
-                }
-            }
-        }
-        if accepted.is_empty() {
+        if !batch.split_repeats(sends) {
             tx.commit().await?;
-            return outcomes
-                .into_iter()
-                .map(|o| o.ok_or_else(|| StoreError::Corrupt("a send without an outcome".into())))
-                .collect();
+            return batch.finish(self);
         }
-        let now = accepted.iter().map(|&i| sends[i].now).max().unwrap_or(0);
+        let now = batch
+            .accepted
+            .iter()
+            .map(|&i| sends[i].now)
+            .max()
+            .unwrap_or(0);
 
         // Seqs: conversations locked in ascending id order, numbered in batch order.
         let mut per_conv: BTreeMap<&ConversationId, i64> = BTreeMap::new();
-        for &i in &accepted {
+        for &i in &batch.accepted {
             *per_conv.entry(&sends[i].conversation).or_default() += 1;
         }
         let mut next_seq = allocate_seqs(self.backend, &mut tx, &per_conv, now).await?;
-        let mut messages: Vec<Message> = Vec::with_capacity(accepted.len());
-        for &i in &accepted {
+        for &i in &batch.accepted {
             let send = sends[i];
             let seq = next_seq
                 .get_mut(&send.conversation)
                 .ok_or_else(|| StoreError::Corrupt(format!("no seq for {}", send.conversation)))?;
-            messages.push(Message {
+            batch.messages.push(Message {
                 msg_id: MessageId(0),
                 conversation: send.conversation.clone(),
                 seq: Seq(*seq),
@@ -315,16 +306,19 @@ impl Store {
             });
             *seq += 1;
         }
-        insert_messages(self.backend, &mut tx, &mut messages).await?;
-        move_senders_read_seq(&mut tx, &messages).await?;
+        insert_messages(self.backend, &mut tx, &mut batch.messages).await?;
+        move_senders_read_seq(&mut tx, &batch.messages).await?;
 
         // Events: users locked in ascending uid order, cursors in batch order.
-        let participants: Vec<Vec<UserId>> = accepted
+        batch.participants = batch
+            .accepted
             .iter()
-            .map(|&i| participants_of(sends[i], &members))
+            .map(|&i| participants_of(sends[i], &batch.members))
             .collect();
-        let published = append_events(self.backend, &mut tx, &messages, &participants).await?;
-        let woken: Vec<UserId> = participants
+        batch.published =
+            append_events(self.backend, &mut tx, &batch.messages, &batch.participants).await?;
+        let woken: Vec<UserId> = batch
+            .participants
             .iter()
             .flatten()
             .copied()
@@ -333,26 +327,7 @@ impl Store {
             .collect();
         self.hint(&mut tx, &woken).await?;
         tx.commit().await?;
-        self.known.insert_all(created.keys().copied());
-        let woken_here = self.publish(&published);
-
-        for (&i, (message, recipients)) in accepted.iter().zip(messages.iter().zip(participants)) {
-            outcomes[i] = Some(SendOutcome::Created {
-                message: message.clone(),
-                recipients: if woken_here { Vec::new() } else { recipients },
-            });
-        }
-        for (i, first) in repeats {
-            let message = match &outcomes[first] {
-                Some(SendOutcome::Created { message, .. }) => message.clone(),
-                _ => return Err(StoreError::Corrupt("repeat of a failed send".to_owned())),
-            };
-            outcomes[i] = Some(SendOutcome::Duplicate(message));
-        }
-        outcomes
-            .into_iter()
-            .map(|o| o.ok_or_else(|| StoreError::Corrupt("send without outcome".to_owned())))
-            .collect()
+        batch.finish(self)
     }
 
     /// Stores one send in its own transaction (without the writer task, and as the fallback of
@@ -455,6 +430,112 @@ impl Store {
     }
 }
 
+/// What a batch of sends decided, built up while its transaction runs (by either path) and
+/// turned into one outcome per send after the commit by [`Batch::finish`].
+pub(super) struct Batch<'s> {
+    /// Decided sends (refused, duplicate, ...); `None` while still going.
+    pub outcomes: Vec<Option<SendOutcome>>,
+    /// Members of each group sent to, ascending.
+    pub members: HashMap<ConversationId, Vec<UserId>>,
+    /// One-to-one conversations this batch created.
+    pub created: HashSet<ConversationId>,
+    /// The sends that store a message, in batch order, and their messages and participants.
+    pub accepted: Vec<usize>,
+    pub messages: Vec<Message>,
+    pub participants: Vec<Vec<UserId>>,
+    /// Sends repeating the `client_msg_id` of an earlier send of the batch: (send, first).
+    repeats: Vec<(usize, usize)>,
+    /// The committed events, in cursor order per user.
+    pub published: Vec<(UserId, Cursor, Payload)>,
+    sends: std::marker::PhantomData<&'s NewMessage>,
+}
+
+impl<'s> Batch<'s> {
+    pub fn new(len: usize) -> Self {
+        Self {
+            outcomes: vec![None; len],
+            members: HashMap::new(),
+            created: HashSet::new(),
+            accepted: Vec::new(),
+            messages: Vec::new(),
+            participants: Vec::new(),
+            repeats: Vec::new(),
+            published: Vec::new(),
+            sends: std::marker::PhantomData,
+        }
+    }
+
+    /// Group sends from senders who are not members (by [`Batch::members`]) fail.
+    pub fn refuse_non_members(&mut self, sends: &[&NewMessage]) {
+        for (i, send) in sends.iter().enumerate() {
+            if self.outcomes[i].is_none()
+                && matches!(send.to, Target::Group(_))
+                && !is_member(&self.members, &send.conversation, send.sender)
+            {
+                self.outcomes[i] = Some(SendOutcome::NotAMember);
+            }
+        }
+    }
+
+    /// Picks the sends that store a message: the undecided ones, except that a repeated
+    /// `client_msg_id` within the batch answers with the first one's message. `false` when none
+    /// is left.
+    pub fn split_repeats(&mut self, sends: &[&NewMessage]) -> bool {
+        let mut first_of: HashMap<(UserId, &ClientMsgId), usize> = HashMap::new();
+        for (i, send) in sends.iter().enumerate() {
+            if self.outcomes[i].is_some() {
+                continue;
+            }
+            match first_of.entry((send.sender, &send.client_msg_id)) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    self.repeats.push((i, *first.get()));
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(i);
+                    self.accepted.push(i);
+                }
+            }
+        }
+        !self.accepted.is_empty()
+    }
+
+    /// After the commit: remembers the created conversations, hands the events to this node's
+    /// parked polls, and answers every send.
+    fn finish(self, store: &Store) -> Result<Vec<SendOutcome>, StoreError> {
+        let Batch {
+            mut outcomes,
+            created,
+            accepted,
+            messages,
+            participants,
+            repeats,
+            published,
+            ..
+        } = self;
+        store.known.insert_all(created.iter());
+        let woken_here = store.publish(&published);
+        for (&i, (message, recipients)) in
+            accepted.iter().zip(messages.into_iter().zip(participants))
+        {
+            outcomes[i] = Some(SendOutcome::Created {
+                message,
+                recipients: if woken_here { Vec::new() } else { recipients },
+            });
+        }
+        for (i, first) in repeats {
+            let message = match &outcomes[first] {
+                Some(SendOutcome::Created { message, .. }) => message.clone(),
+                _ => return Err(StoreError::Corrupt("repeat of a failed send".to_owned())),
+            };
+            outcomes[i] = Some(SendOutcome::Duplicate(message));
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.ok_or_else(|| StoreError::Corrupt("send without outcome".to_owned())))
+            .collect()
+    }
+}
+
 /// Which of the one-to-one sends `sends[i]` (for each `i` of `candidates`) their recipients do
 /// not accept, by each send's own rule, with the facts it decided on: one query for the batch.
 async fn refusals(
@@ -489,7 +570,7 @@ async fn refusals(
 
 /// Who gets a send's event, ascending: both participants of a one-to-one conversation, or every
 /// member of the group (as read by [`group_members`]).
-fn participants_of(
+pub(super) fn participants_of(
     send: &NewMessage,
     members: &HashMap<ConversationId, Vec<UserId>>,
 ) -> Vec<UserId> {

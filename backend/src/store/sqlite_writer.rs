@@ -1,0 +1,325 @@
+//! The SQLite store's batch of sends, run straight through on the writer thread.
+//!
+//! The sqlx path ([`super::sends`]) hands every statement of a batch to the connection's own
+//! worker thread and waits for its rows to come back, a dozen hand-offs per batch, each with
+//! its arguments converted twice (to the `Any` driver's values, then to SQLite's). Here the
+//! writer thread owns a connection of its own and runs the batch's statements itself, prepared
+//! once and cached. The rules are the sqlx path's, statement for statement (see the module
+//! notes of [`super::sends`]); only the SQLite store takes this path, and PostgreSQL keeps the
+//! sqlx one. The sqlx writer connection is held while a batch runs (the caller takes it from
+//! its pool), so other writers still take turns with the sends.
+
+use super::contacts::MessageFacts;
+use super::sends::{Batch, participants_of};
+use super::{NewMessage, SendOutcome, StoreError, msg_type_str, parse_enum, parse_msg_type};
+use crate::notify::Payload;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use shared::{ClientMsgId, ConversationId, Cursor, Event, Message, MessageId, Seq, Target, UserId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+/// The writer connection's settings: those of the sqlx writer (see `Store::open`).
+const PRAGMAS: &str = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                       PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000; \
+                       PRAGMA temp_store = MEMORY;";
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Sqlite(error)
+    }
+}
+
+/// Opens the send writer's connection to the database at `path` (already created and migrated,
+/// in WAL mode).
+pub(super) fn open(path: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(PRAGMAS)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Stores `sends` in one transaction on `conn`. Returns the batch's decisions for
+/// [`Batch::finish`] (called after the commit).
+pub(super) fn send_batch<'s>(
+    conn: &mut Connection,
+    known: &super::sends::KnownConversations,
+    sends: &[&'s NewMessage],
+) -> Result<Batch<'s>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut batch = Batch::new(sends.len());
+
+    // Idempotency against what is stored.
+    {
+        let mut find = tx.prepare_cached(
+            "SELECT msg_id, conversation, seq, msg_type, content, time FROM messages \
+             WHERE sender = ?1 AND client_msg_id = ?2",
+        )?;
+        for (i, send) in sends.iter().enumerate() {
+            let stored = find
+                .query_row(params![send.sender.0, send.client_msg_id.0], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, i64>(5)?,
+                    ))
+                })
+                .optional()?;
+            if let Some((msg_id, conversation, seq, msg_type, content, time)) = stored {
+                batch.outcomes[i] = Some(SendOutcome::Duplicate(Message {
+                    msg_id: MessageId(msg_id),
+                    conversation: ConversationId(conversation),
+                    seq: Seq(seq),
+                    sender: send.sender,
+                    msg_type: parse_msg_type(&msg_type)?,
+                    content,
+                    time,
+                    client_msg_id: send.client_msg_id.clone(),
+                }));
+            }
+        }
+    }
+
+    // Members of the groups sent to; only members send.
+    let groups: BTreeSet<&ConversationId> = (0..sends.len())
+        .filter(|&i| batch.outcomes[i].is_none() && matches!(sends[i].to, Target::Group(_)))
+        .map(|i| &sends[i].conversation)
+        .collect();
+    if !groups.is_empty() {
+        let mut members = tx.prepare_cached(
+            "SELECT uid FROM conversation_members WHERE conversation = ?1 ORDER BY uid",
+        )?;
+        for conv in groups {
+            let uids = members
+                .query_map(params![conv.0], |row| row.get::<_, i64>(0).map(UserId))?
+                .collect::<Result<Vec<_>, _>>()?;
+            batch.members.insert(conv.clone(), uids);
+        }
+    }
+    batch.refuse_non_members(sends);
+
+    // One-to-one sends their recipients do not accept (blocks, privacy), as committed now.
+    {
+        let share = super::contacts::share_group_sql("?1", "?2");
+        let sql = format!(
+            "SELECT u.msg_policy, \
+             (SELECT COUNT(*) FROM user_block b WHERE b.uid = ?2 AND b.blocked_uid = ?1), \
+             (SELECT COUNT(*) FROM user_block b WHERE b.uid = ?1 AND b.blocked_uid = ?2), \
+             (SELECT COUNT(*) FROM user_friend f WHERE f.uid = ?1 AND f.friend_uid = ?2), \
+             CASE WHEN u.msg_policy = 'group_members' AND {share} THEN 1 ELSE 0 END \
+             FROM users u WHERE u.uid = ?2"
+        );
+        let mut facts_of = tx.prepare_cached(&sql)?;
+        let mut facts: HashMap<(UserId, UserId), Option<MessageFacts>> = HashMap::new();
+        for (i, send) in sends.iter().enumerate() {
+            let (&Target::User(recipient), Some(accepts), None) =
+                (&send.to, send.accepts, &batch.outcomes[i])
+            else {
+                continue;
+            };
+            let pair = (send.sender, recipient);
+            let pair_facts = match facts.get(&pair) {
+                Some(known) => *known,
+                None => {
+                    let row = facts_of
+                        .query_row(params![pair.0.0, pair.1.0], |row| {
+                            Ok((
+                                row.get::<_, String>(0)?,
+                                row.get::<_, i64>(1)?,
+                                row.get::<_, i64>(2)?,
+                                row.get::<_, i64>(3)?,
+                                row.get::<_, i64>(4)?,
+                            ))
+                        })
+                        .optional()?;
+                    let read = match row {
+                        Some((policy, by_recipient, by_sender, friends, share_group)) => {
+                            Some(MessageFacts {
+                                msg_policy: parse_enum(&policy)?,
+                                blocked_by_recipient: by_recipient != 0,
+                                blocked_by_sender: by_sender != 0,
+                                friends: friends != 0,
+                                share_group: share_group != 0,
+                            })
+                        }
+                        None => None,
+                    };
+                    facts.insert(pair, read);
+                    read
+                }
+            };
+            // A recipient that does not exist has no facts: the send fails as `UnknownRecipient`.
+            if let Some(pair_facts) = pair_facts
+                && !accepts(&pair_facts)
+            {
+                batch.outcomes[i] = Some(SendOutcome::Refused(pair_facts));
+            }
+        }
+    }
+
+    // Recipients of one-to-one conversations not known to exist yet: create the conversation
+    // (unless it exists) when the recipient does.
+    {
+        let mut user_exists = tx.prepare_cached("SELECT 1 FROM users WHERE uid = ?1")?;
+        let mut add_conversation = tx.prepare_cached(
+            "INSERT INTO conversations (id, kind, max_seq, last_time, created_at) \
+             VALUES (?1, 'direct', 0, ?2, ?2) ON CONFLICT (id) DO NOTHING",
+        )?;
+        let mut add_member = tx.prepare_cached(
+            "INSERT INTO conversation_members (conversation, uid, peer_uid, read_seq, joined_at) \
+             VALUES (?1, ?2, ?3, 0, ?4) ON CONFLICT (conversation, uid) DO NOTHING",
+        )?;
+        let now = sends[0].now;
+        for (i, send) in sends.iter().enumerate() {
+            let &Target::User(recipient) = &send.to else {
+                continue;
+            };
+            if batch.outcomes[i].is_some()
+                || known.contains(&send.conversation)
+                || batch.created.contains(&send.conversation)
+            {
+                continue;
+            }
+            if !user_exists.exists(params![recipient.0])? {
+                batch.outcomes[i] = Some(SendOutcome::UnknownRecipient);
+                continue;
+            }
+            add_conversation.execute(params![send.conversation.0, now])?;
+            for (uid, peer) in [(send.sender, recipient), (recipient, send.sender)] {
+                add_member.execute(params![send.conversation.0, uid.0, peer.0, now])?;
+            }
+            batch.created.insert(send.conversation.clone());
+        }
+    }
+
+    if !batch.split_repeats(sends) {
+        tx.commit()?;
+        return Ok(batch);
+    }
+    let now = batch
+        .accepted
+        .iter()
+        .map(|&i| sends[i].now)
+        .max()
+        .unwrap_or(0);
+
+    // Seqs, numbered in batch order.
+    let mut per_conv: BTreeMap<&ConversationId, i64> = BTreeMap::new();
+    for &i in &batch.accepted {
+        *per_conv.entry(&sends[i].conversation).or_default() += 1;
+    }
+    let mut next_seq: HashMap<&ConversationId, i64> = HashMap::with_capacity(per_conv.len());
+    {
+        let mut reserve = tx.prepare_cached(
+            "UPDATE conversations SET max_seq = max_seq + ?1, last_time = ?2 WHERE id = ?3 \
+             RETURNING max_seq",
+        )?;
+        for (conv, count) in &per_conv {
+            let last: i64 = reserve
+                .query_row(params![count, now, conv.0], |row| row.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::Corrupt(format!("no conversation {conv}")))?;
+            next_seq.insert(conv, last - count + 1);
+        }
+    }
+
+    // The messages, and each sender's read position at their newest one.
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO messages (conversation, seq, sender, client_msg_id, msg_type, content, \
+             time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for &i in &batch.accepted {
+            let send = sends[i];
+            let seq = next_seq
+                .get_mut(&send.conversation)
+                .ok_or_else(|| StoreError::Corrupt(format!("no seq for {}", send.conversation)))?;
+            insert.execute(params![
+                send.conversation.0,
+                *seq,
+                send.sender.0,
+                send.client_msg_id.0,
+                msg_type_str(send.msg_type),
+                send.content,
+                send.now,
+            ])?;
+            batch.messages.push(Message {
+                msg_id: MessageId(tx.last_insert_rowid()),
+                conversation: send.conversation.clone(),
+                seq: Seq(*seq),
+                sender: send.sender,
+                msg_type: send.msg_type,
+                content: send.content.clone(),
+                time: send.now,
+                client_msg_id: ClientMsgId(send.client_msg_id.0.clone()),
+            });
+            *seq += 1;
+        }
+        let mut newest: BTreeMap<(&ConversationId, UserId), i64> = BTreeMap::new();
+        for m in &batch.messages {
+            let seq = newest.entry((&m.conversation, m.sender)).or_default();
+            *seq = (*seq).max(m.seq.0);
+        }
+        let mut read = tx.prepare_cached(
+            "UPDATE conversation_members SET read_seq = ?1 WHERE conversation = ?2 AND uid = ?3",
+        )?;
+        for ((conv, uid), seq) in newest {
+            read.execute(params![seq, conv.0, uid.0])?;
+        }
+    }
+
+    // Events: cursors in batch order per user.
+    batch.participants = batch
+        .accepted
+        .iter()
+        .map(|&i| participants_of(sends[i], &batch.members))
+        .collect();
+    let mut counts: BTreeMap<UserId, i64> = BTreeMap::new();
+    for uid in batch.participants.iter().flatten() {
+        *counts.entry(*uid).or_default() += 1;
+    }
+    let mut next: HashMap<UserId, i64> = HashMap::with_capacity(counts.len());
+    {
+        let mut reserve = tx.prepare_cached(
+            "UPDATE users SET event_head = event_head + ?1 WHERE uid = ?2 RETURNING event_head",
+        )?;
+        for (uid, count) in &counts {
+            let head: i64 = reserve
+                .query_row(params![count, uid.0], |row| row.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::Corrupt(format!("no user {uid}")))?;
+            next.insert(*uid, head - count + 1);
+        }
+    }
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (uid, cursor, payload, time) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (message, users) in batch.messages.iter().zip(&batch.participants) {
+            let payload = Payload::from(
+                serde_json::to_string(&Event::Message {
+                    message: message.clone(),
+                })
+                .map_err(|e| StoreError::Corrupt(format!("event does not serialize: {e}")))?,
+            );
+            for uid in users {
+                let cursor = next
+                    .get_mut(uid)
+                    .ok_or_else(|| StoreError::Corrupt(format!("no cursor for {uid}")))?;
+                insert.execute(params![uid.0, *cursor, &*payload, message.time])?;
+                batch
+                    .published
+                    .push((*uid, Cursor(*cursor), payload.clone()));
+                *cursor += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(batch)
+}
