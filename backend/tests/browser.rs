@@ -5,44 +5,12 @@
 //! Without them the test says it was skipped, unless `COURIER_REQUIRE_BROWSER=1` (set by .ci/run),
 //! which turns a missing piece into a failure.
 
+mod common;
+
 use backend::{Application, Config};
-use headless_chrome::{Browser, LaunchOptions, Tab};
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use common::{WAIT, click, dist_dir, js, message_visible, snapshot};
+use headless_chrome::Tab;
 use std::time::{Duration, Instant};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const WAIT: Duration = Duration::from_secs(20);
-
-fn dist_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist")
-}
-
-/// Returns false (and says why) when the browser test cannot run here.
-fn prerequisites_present() -> bool {
-    let missing: Vec<String> = [
-        (
-            Path::new(CHROMIUM).exists(),
-            format!("{CHROMIUM} (apt-get install chromium)"),
-        ),
-        (
-            dist_dir().join("frontend_bg.wasm").exists(),
-            "dist/ (scripts/build-frontend.sh)".to_owned(),
-        ),
-    ]
-    .into_iter()
-    .filter(|(present, _)| !present)
-    .map(|(_, what)| what)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let required = std::env::var("COURIER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    assert!(!required, "browser test prerequisites missing: {missing:?}");
-    eprintln!("SKIPPED browser test: missing {missing:?}");
-    false
-}
 
 /// The real server on 127.0.0.1:0 in a runtime of its own, serving the built client.
 struct Server {
@@ -70,44 +38,6 @@ fn start_server() -> Server {
         base,
         _runtime: runtime,
         _dir: dir,
-    }
-}
-
-/// One person: a browser with a profile of its own.
-struct Person {
-    _browser: Browser,
-    tab: Arc<Tab>,
-    _profile: tempfile::TempDir,
-}
-
-fn person() -> Person {
-    let profile = tempfile::tempdir().expect("profile dir");
-    let args: Vec<&OsStr> = [
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(PathBuf::from(CHROMIUM)))
-        .headless(true)
-        .sandbox(false)
-        .user_data_dir(Some(profile.path().to_path_buf()))
-        .args(args)
-        .idle_browser_timeout(Duration::from_secs(120))
-        .build()
-        .expect("launch options");
-    let browser = Browser::new(options).expect("chromium starts");
-    let tab = browser.new_tab().expect("a tab");
-    Person {
-        _browser: browser,
-        tab,
-        _profile: profile,
     }
 }
 
@@ -143,10 +73,6 @@ fn eval_string(tab: &Tab, expression: &str) -> String {
         .unwrap_or_default()
 }
 
-fn js(s: &str) -> String {
-    serde_json::to_string(s).expect("a JS string literal")
-}
-
 /// Waits for the header and returns (text, uid).
 fn identity(tab: &Tab) -> (String, i64) {
     wait_until(
@@ -161,15 +87,6 @@ fn identity(tab: &Tab) -> (String, i64) {
         .and_then(|rest| rest.trim_end_matches(')').parse().ok())
         .unwrap_or_else(|| panic!("no uid in {text:?}"));
     (text, uid)
-}
-
-fn message_visible(text: &str, extra_selector: &str) -> String {
-    let selector = format!("#history .message{extra_selector}");
-    format!(
-        "Array.from(document.querySelectorAll({})).some(m => {{ const c = m.querySelector('.content'); return !!c && c.innerText === {}; }})",
-        js(&selector),
-        js(text)
-    )
 }
 
 fn type_and_send(tab: &Tab, text: &str) {
@@ -321,27 +238,14 @@ fn two_guests_chat_live_and_a_reload_keeps_identity_and_history() {
     );
 }
 
-/// With `COURIER_SCREENSHOTS=DIR`, saves a PNG of the page as DIR/NAME.png (to look at the UI).
-fn snapshot(tab: &Tab, name: &str) {
-    let Ok(dir) = std::env::var("COURIER_SCREENSHOTS") else {
-        return;
-    };
-    let png = tab
-        .capture_screenshot(
-            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
-            None,
-            None,
-            true,
-        )
-        .expect("screenshot");
-    std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("write screenshot");
+/// A person with the flags every test uses.
+fn person() -> common::Person {
+    common::person_with(&[])
 }
 
-fn click(tab: &Tab, selector: &str) {
-    tab.wait_for_element(selector)
-        .unwrap_or_else(|e| panic!("{selector}: {e}"))
-        .click()
-        .unwrap_or_else(|e| panic!("click {selector}: {e}"));
+/// Returns false (and says why) when the browser tests cannot run here.
+fn prerequisites_present() -> bool {
+    common::prerequisites_present("browser test", &["frontend_bg.wasm"])
 }
 
 fn type_into(tab: &Tab, selector: &str, text: &str) {

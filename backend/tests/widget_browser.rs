@@ -17,53 +17,25 @@ use axum::routing::get;
 use backend::{Application, Config};
 use base64::Engine;
 use clap::Parser;
+use common::{Person, WAIT, click, dist_dir, js, message_visible, snapshot};
+use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::{DOM, Page, Runtime};
-use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
+
 /// The shop's site id and secret for signed identify (`--site-keys shop=...`).
 const SITE: &str = "shop";
 const SECRET: &str = "the-shop-secret-for-signing-identities-0123456789";
 const GREETING: &str = "Hello! Ask us anything.";
 
-fn dist_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist")
-}
-
 /// Returns false (and says why) when the browser tests cannot run here.
 fn prerequisites_present() -> bool {
-    let missing: Vec<String> = [
-        (
-            Path::new(CHROMIUM).exists(),
-            format!("{CHROMIUM} (apt-get install chromium)"),
-        ),
-        (
-            dist_dir().join("frontend_bg.wasm").exists() && dist_dir().join("widget.js").exists(),
-            "dist/ with widget.js (scripts/build-frontend.sh)".to_owned(),
-        ),
-    ]
-    .into_iter()
-    .filter(|(present, _)| !present)
-    .map(|(_, what)| what)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let required = std::env::var("COURIER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "widget browser test prerequisites missing: {missing:?}"
-    );
-    eprintln!("SKIPPED widget browser test: missing {missing:?}");
-    false
+    common::prerequisites_present("widget browser test", &["frontend_bg.wasm", "widget.js"])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,45 +262,12 @@ fn hmac_matches_rfc_4231() {
 
 /// One person: a browser with a profile of its own. Site isolation is off, so cross-origin
 /// frames share the page's renderer and the DevTools session of the tab reaches them.
-struct Person {
-    _browser: Browser,
-    tab: Arc<Tab>,
-    _profile: tempfile::TempDir,
-}
-
 fn person() -> Person {
-    let profile = tempfile::tempdir().expect("profile dir");
-    let args: Vec<&OsStr> = [
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
+    common::person_with(&[
         "--disable-site-isolation-trials",
         // The last --disable-features wins: repeat headless_chrome's own.
         "--disable-features=TranslateUI,BlinkGenPropertyTrees,IsolateOrigins,site-per-process",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(PathBuf::from(CHROMIUM)))
-        .headless(true)
-        .sandbox(false)
-        .user_data_dir(Some(profile.path().to_path_buf()))
-        .args(args)
-        .idle_browser_timeout(Duration::from_secs(120))
-        .build()
-        .expect("launch options");
-    let browser = Browser::new(options).expect("chromium starts");
-    let tab = browser.new_tab().expect("a tab");
-    tab.set_default_timeout(WAIT);
-    Person {
-        _browser: browser,
-        tab,
-        _profile: profile,
-    }
+    ])
 }
 
 fn open(tab: &Tab, url: &str) {
@@ -336,10 +275,6 @@ fn open(tab: &Tab, url: &str) {
         .unwrap_or_else(|e| panic!("navigate to {url}: {e}"))
         .wait_until_navigated()
         .unwrap_or_else(|e| panic!("{url} loads: {e}"));
-}
-
-fn js(s: &str) -> String {
-    serde_json::to_string(s).expect("a JS string literal")
 }
 
 /// The value of a JavaScript expression in the page's main world (None on an exception).
@@ -594,26 +529,6 @@ fn wait_app(tab: &Tab, what: &str, expression: &str) {
     );
 }
 
-/// With `COURIER_SCREENSHOTS=DIR`, saves a PNG of the page (frames included) as DIR/NAME.png.
-fn snapshot(tab: &Tab, name: &str) {
-    let Ok(dir) = std::env::var("COURIER_SCREENSHOTS") else {
-        return;
-    };
-    let png = tab
-        .capture_screenshot(Page::CaptureScreenshotFormatOption::Png, None, None, true)
-        .expect("screenshot");
-    std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("write screenshot");
-}
-
-fn message_visible(text: &str, extra_selector: &str) -> String {
-    let selector = format!("#history .message{extra_selector}");
-    format!(
-        "Array.from(document.querySelectorAll({})).some(m => {{ const c = m.querySelector('.content'); return !!c && c.innerText === {}; }})",
-        js(&selector),
-        js(text)
-    )
-}
-
 const HISTORY_TEXTS: &str = "Array.from(document.querySelectorAll('#history .message .content')).map(c => c.innerText).join('|')";
 
 /// Staff: waits for the full app's header and returns the uid.
@@ -628,13 +543,6 @@ fn app_uid(tab: &Tab) -> i64 {
         .next()
         .and_then(|rest| rest.trim_end_matches(')').parse().ok())
         .unwrap_or_else(|| panic!("no uid in {text:?}"))
-}
-
-fn click(tab: &Tab, selector: &str) {
-    tab.wait_for_element(selector)
-        .unwrap_or_else(|e| panic!("{selector}: {e}"))
-        .click()
-        .unwrap_or_else(|e| panic!("click {selector}: {e}"));
 }
 
 /// Staff (full app) types into the open chat and sends with Enter; returns when Enter began.
