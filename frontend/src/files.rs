@@ -3,6 +3,7 @@
 
 use crate::actions;
 use crate::api::{self, ClientError};
+use crate::components::dynamic;
 use crate::state::{ChatKey, Store, Upload, use_store};
 use js_sys::Uint8Array;
 use leptos::prelude::*;
@@ -462,7 +463,7 @@ fn UploadControls(id: FileId) -> impl IntoView {
                             max="100"
                             value=move || percent.get().to_string()
                         ></progress>
-                        <span class="upload-percent">{move || format!("{}%", percent.get())}</span>
+                        <span class="upload-percent">{dynamic(move || format!("{}%", percent.get()))}</span>
                         <button
                             class="upload-cancel secondary"
                             type="button"

@@ -2,6 +2,7 @@
 
 use super::sidebar::initial_of;
 use crate::actions;
+use crate::components::dynamic;
 use crate::files::{self, AttachmentView};
 use crate::i18n::{self, t};
 use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
@@ -25,7 +26,7 @@ pub fn ChatPane() -> impl IntoView {
     let open = Memo::new(move |_| store.open_chat.get());
     view! {
         <section class="chat-pane">
-            {move || match open.get() {
+            {dynamic(move || match open.get() {
                 Some(key) => view! { <ChatView key /> }.into_any(),
                 None => {
                     view! {
@@ -36,7 +37,7 @@ pub fn ChatPane() -> impl IntoView {
                     }
                         .into_any()
                 }
-            }}
+            })}
         </section>
     }
 }
@@ -108,7 +109,7 @@ pub(crate) fn ChatView(
         >
             <div class="chat-header" hidden=bare>
                 <span class="avatar" class:group=matches!(key, ChatKey::Group(_)) aria-hidden="true">
-                    {move || name.get().map_or_else(|| "#".to_owned(), |n| initial_of(&n))}
+                    {dynamic(move || name.get().map_or_else(|| "#".to_owned(), |n| initial_of(&n)))}
                 </span>
                 <div class="chat-heading">
                     <div class="chat-title">{title}</div>
@@ -204,7 +205,7 @@ fn History(key: ChatKey, greeting: Option<String>) -> impl IntoView {
                     disabled=loading_older
                     on:click=move |_| load_older_keeping_position(store, key, history)
                 >
-                    {move || t(if loading_older() { &i18n::LOADING } else { &i18n::LOAD_OLDER })}
+                    {dynamic(move || t(if loading_older() { &i18n::LOADING } else { &i18n::LOAD_OLDER }))}
                 </button>
             </Show>
             <Show when=at_start>
@@ -269,7 +270,7 @@ fn MessageRow(key: ChatKey, message: ChatMessage) -> impl IntoView {
         social::want_profiles(store, vec![sender]);
         view! {
             <div class="sender" data-uid=sender.0.to_string()>
-                {move || store.nick_of(sender).unwrap_or_else(|| format!("uid {sender}"))}
+                {dynamic(move || store.nick_of(sender).unwrap_or_else(|| format!("uid {sender}")))}
             </div>
         }
     });
@@ -425,7 +426,7 @@ fn Composer(key: ChatKey) -> impl IntoView {
                 </button>
                 <Show when=too_long>
                     <span class="char-count">
-                        {move || format!("{} / {}", count(), shared::MAX_TEXT_CHARS)}
+                        {dynamic(move || format!("{} / {}", count(), shared::MAX_TEXT_CHARS))}
                     </span>
                 </Show>
             </div>

@@ -8,6 +8,7 @@ use super::ui::{
     invalid, row,
 };
 use crate::api::{self, ClientError};
+use crate::components::dynamic;
 use crate::social;
 use crate::state::{ChatKey, Store, Tab, use_store};
 use crate::{actions, util};
@@ -71,7 +72,7 @@ pub fn GroupsPage() -> impl IntoView {
                 <JoinPrompt />
                 <Invitations />
                 <GroupList />
-                {move || store.selected_group.get().map(|gid| view! { <GroupDetail gid /> })}
+                {dynamic(move || store.selected_group.get().map(|gid| view! { <GroupDetail gid /> }))}
                 <CreateGroupForm />
             </div>
         </main>
@@ -518,7 +519,7 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
                     button_id="copy-group-link"
                 />
             </div>
-            {move || {
+            {dynamic(move || {
                 manage
                     .get()
                     .then(|| {
@@ -528,7 +529,7 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
                             <JoinRequests gid />
                         }
                     })
-            }}
+            })}
             <Members gid />
         </section>
     }

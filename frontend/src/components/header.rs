@@ -1,5 +1,6 @@
 //! The top bar (brand, page tabs, who we are, stream status) and the error banner.
 
+use crate::components::dynamic;
 use crate::social;
 use crate::state::{Tab, use_store};
 use leptos::prelude::*;
@@ -29,7 +30,7 @@ pub fn Header() -> impl IntoView {
                     role="status"
                 >
                     <span class="dot" aria-hidden="true"></span>
-                    {move || store.sync.get().label()}
+                    {dynamic(move || store.sync.get().label())}
                 </span>
             </div>
         </header>
@@ -59,10 +60,10 @@ fn Tabs() -> impl IntoView {
                 on:click=move |_| store.go(page)
             >
                 {label}
-                {move || {
+                {dynamic(move || {
                     let n = count.get();
                     (n > 0).then(|| view! { <span class="badge">{n}</span> })
-                }}
+                })}
             </button>
         }
     };

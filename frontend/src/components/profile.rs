@@ -3,6 +3,7 @@
 
 use super::ui::{Field, Form, Input, act, chosen, index_of, invalid};
 use crate::api;
+use crate::components::dynamic;
 use crate::state::{Tab, use_store};
 use leptos::prelude::*;
 use shared::Me;
@@ -105,10 +106,10 @@ pub fn ProfilePage() -> impl IntoView {
     view! {
         <main id="page-profile" class="page" class:hidden=Signal::derive(move || store.tab.get() != Tab::Profile)>
             <div class="page-grid">
-                {move || match uid.get().and_then(|_| store.me.get_untracked()) {
+                {dynamic(move || match uid.get().and_then(|_| store.me.get_untracked()) {
                     Some(me) => view! { <ProfileForm me /> }.into_any(),
                     None => view! { <p class="muted">"Signing in…"</p> }.into_any(),
-                }}
+                })}
             </div>
         </main>
     }

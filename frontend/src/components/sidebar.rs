@@ -1,6 +1,7 @@
 //! The left column: the "new chat" form and the conversation list.
 
 use crate::actions;
+use crate::components::dynamic;
 use crate::state::{ChatKey, use_store};
 use crate::util;
 use leptos::ev::{KeyboardEvent, SubmitEvent};
@@ -66,7 +67,7 @@ fn NewChatForm() -> impl IntoView {
                     "Open"
                 </button>
             </div>
-            {move || error.get().map(|e| view! { <p class="form-error">{e}</p> })}
+            {dynamic(move || error.get().map(|e| view! { <p class="form-error">{e}</p> }))}
         </form>
     }
 }
@@ -190,12 +191,12 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
                             .map(|uid| {
                                 view! {
                                     <span class="preview-you">
-                                        {move || {
+                                        {dynamic(move || {
                                             format!(
                                                 "{}: ",
                                                 store.nick_of(uid).unwrap_or_else(|| format!("uid {uid}")),
                                             )
-                                        }}
+                                        })}
                                     </span>
                                 }
                             })}

@@ -17,6 +17,23 @@ use std::time::Duration;
 pub type Action =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), ClientError>>>> + Send + Sync>;
 
+/// A reactive part of a view (`{dynamic(move || ...)}`), type-erased: Leptos's code to run a
+/// closure in an effect and build or update what it returns then exists once for the whole
+/// module, instead of once per closure (each closure is its own type). Only the closure's body
+/// and the conversion of its view to an `AnyView` stay per call site.
+pub fn dynamic<V, F>(f: F) -> impl IntoView + use<V, F>
+where
+    V: IntoAny + 'static,
+    F: Fn() -> V + Send + Sync + 'static,
+{
+    erased(Arc::new(move || f().into_any()))
+}
+
+/// The one closure type behind every `dynamic`.
+fn erased(f: Arc<dyn Fn() -> AnyView + Send + Sync>) -> impl IntoView {
+    move || f()
+}
+
 /// Wraps a closure returning a future into an `Action`.
 pub fn act<F, Fut>(f: F) -> Action
 where
@@ -87,13 +104,13 @@ pub fn ActionButton(
                 disabled=is_disabled
                 on:click=on_click
             >
-                {move || match (busy.get(), armed.get(), confirm) {
+                {dynamic(move || match (busy.get(), armed.get(), confirm) {
                     (true, _, _) => "…",
                     (false, true, Some(ask)) => ask,
                     _ => label,
-                }}
+                })}
             </button>
-            {move || error.get().map(|e| view! { <span class="action-error" role="alert">{e}</span> })}
+            {dynamic(move || error.get().map(|e| view! { <span class="action-error" role="alert">{e}</span> }))}
         </span>
     }
 }
@@ -125,11 +142,11 @@ pub fn CopyField(
                 }
             />
             <button id=button_id type="button" class="secondary" on:click=copy>
-                {move || match copied.get() {
+                {dynamic(move || match copied.get() {
                     Some(true) => "Copied",
                     Some(false) => "Select and copy",
                     None => "Copy",
-                }}
+                })}
             </button>
         </div>
     }
@@ -280,9 +297,9 @@ pub fn Form(
             {title.map(|t| view! { <h3>{t}</h3> })}
             {fields.into_iter().map(field_view).collect_view()}
             <button id=submit_id class="primary" type="submit" disabled=move || busy.get()>
-                {move || if busy.get() { "…" } else { submit_label }}
+                {dynamic(move || if busy.get() { "…" } else { submit_label })}
             </button>
-            {move || ok.get().map(|t| view! { <p class="form-ok">{t}</p> })}
+            {dynamic(move || ok.get().map(|t| view! { <p class="form-ok">{t}</p> }))}
             {form_error(error)}
         </form>
     }

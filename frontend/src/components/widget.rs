@@ -10,6 +10,7 @@
 use super::app::mark_open_chat_read;
 use super::chat::ChatView;
 use super::header::Banner;
+use crate::components::dynamic;
 use crate::host::{self, Incoming, Options};
 use crate::i18n::{self, t};
 use crate::state::{ChatKey, Store, SyncState, provide_store};
@@ -242,10 +243,10 @@ pub fn Widget() -> impl IntoView {
                 </button>
             </header>
             <Banner />
-            {move || {
+            {dynamic(move || {
                 let key = key.filter(|_| status.get() == Status::Chat)?;
                 Some(view! { <ChatView key bare=true greeting=greeting.clone() /> }.into_any())
-            }}
+            })}
             <Notice store status key greeting=options.greeting />
         </div>
     }
