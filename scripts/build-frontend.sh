@@ -65,6 +65,15 @@ else
     echo "==> skipping wasm-opt (npm install binaryen to shrink the module further)"
 fi
 
+# The JS glue minified (npm's terser, when installed): 9.8 -> 7.5 KB gzipped. Only local names
+# are mangled; the names the module imports and exports stay as they are.
+if [ -x node_modules/.bin/terser ]; then
+    echo "==> terser (npm) on the JS glue"
+    node_modules/.bin/terser "$dist/frontend.js" --module --compress --mangle \
+        -o "$dist/frontend.min.js"
+    mv "$dist/frontend.min.js" "$dist/frontend.js"
+fi
+
 cp index.html "$dist/index.html"
 # The page's style sheet without comments and layout whitespace (the source stays readable).
 if command -v node >/dev/null 2>&1; then
