@@ -417,15 +417,23 @@ pub struct Store {
     pub pending_add: RwSignal<Option<String>>,
     /// A group from an opened `?join=GID` link.
     pub pending_join: RwSignal<Option<GroupId>>,
-    /// Uploaded files this tab knows the state of (from `GET /api/files/{id}`, `file_ready`, and
-    /// its own uploads).
-    pub files: RwSignal<HashMap<FileId, FileInfo>>,
-    /// Uploads this tab runs or ran: progress, or why they stopped.
-    pub uploads: RwSignal<HashMap<FileId, Upload>>,
+    /// Uploaded files and this tab's uploads (one signal: each signal type costs the module its
+    /// own copy of Leptos's signal code).
+    pub files: RwSignal<Files>,
     /// Who is typing where, each until when (ms since the epoch).
     pub typing: RwSignal<HashMap<ConversationId, Vec<(UserId, Millis)>>>,
     /// When this tab last said it is typing.
     pub(crate) typing_sent: StoredValue<Millis>,
+}
+
+/// What this tab knows about uploaded files.
+#[derive(Clone, Debug, Default)]
+pub struct Files {
+    /// Files this tab knows the state of (from `GET /api/files/{id}`, `file_ready`, and its own
+    /// uploads).
+    pub info: HashMap<FileId, FileInfo>,
+    /// Uploads this tab runs or ran: progress, or why they stopped.
+    pub uploads: HashMap<FileId, Upload>,
 }
 
 /// An upload of this tab.
@@ -481,8 +489,7 @@ impl Store {
             selected_group: RwSignal::new(None),
             pending_add: RwSignal::new(None),
             pending_join: RwSignal::new(None),
-            files: RwSignal::new(HashMap::new()),
-            uploads: RwSignal::new(HashMap::new()),
+            files: RwSignal::new(Files::default()),
             typing: RwSignal::new(HashMap::new()),
             typing_sent: StoredValue::new(0),
         }
