@@ -405,12 +405,9 @@ pub struct Store {
     pub presence: RwSignal<Option<HashSet<UserId>>>,
     /// Pending group invitations to me and from me.
     pub group_invites: RwSignal<GroupInvites>,
-    /// Member lists of the groups whose details were opened.
-    pub members: RwSignal<HashMap<GroupId, Vec<GroupMember>>>,
-    /// Pending join requests to groups I manage, by group (those loaded or received live).
-    pub join_requests: RwSignal<HashMap<GroupId, Vec<GroupJoinRequest>>>,
-    /// My own join requests, by group (the latest state of each).
-    pub my_join_requests: RwSignal<HashMap<GroupId, GroupJoinRequest>>,
+    /// Member lists and join requests of groups (one signal: each signal type costs the module
+    /// its own copy of Leptos's signal code).
+    pub group_lists: RwSignal<GroupLists>,
     /// The group whose details are shown on the Groups page.
     pub selected_group: RwSignal<Option<GroupId>>,
     /// A friend invite code from an opened `?add=CODE` link, waiting for confirmation.
@@ -424,6 +421,17 @@ pub struct Store {
     pub typing: RwSignal<HashMap<ConversationId, Vec<(UserId, Millis)>>>,
     /// When this tab last said it is typing.
     pub(crate) typing_sent: StoredValue<Millis>,
+}
+
+/// Lists about groups that this tab loaded or received.
+#[derive(Clone, Debug, Default)]
+pub struct GroupLists {
+    /// Member lists of the groups whose details were opened.
+    pub members: HashMap<GroupId, Vec<GroupMember>>,
+    /// Pending join requests to groups I manage, by group (those loaded or received live).
+    pub join_requests: HashMap<GroupId, Vec<GroupJoinRequest>>,
+    /// My own join requests, by group (the latest state of each).
+    pub my_join_requests: HashMap<GroupId, GroupJoinRequest>,
 }
 
 /// What this tab knows about uploaded files.
@@ -483,9 +491,7 @@ impl Store {
             blocks: RwSignal::new(Vec::new()),
             presence: RwSignal::new(None),
             group_invites: RwSignal::new(GroupInvites::default()),
-            members: RwSignal::new(HashMap::new()),
-            join_requests: RwSignal::new(HashMap::new()),
-            my_join_requests: RwSignal::new(HashMap::new()),
+            group_lists: RwSignal::new(GroupLists::default()),
             selected_group: RwSignal::new(None),
             pending_add: RwSignal::new(None),
             pending_join: RwSignal::new(None),
@@ -547,7 +553,7 @@ impl Store {
         self.profiles
             .with(|p| p.get(&uid).map(|p| p.nick_name.clone()))
             .or_else(|| {
-                self.members.with(|m| {
+                self.group_lists.with(|GroupLists { members: m, .. }| {
                     m.values()
                         .flatten()
                         .find(|x| x.uid == uid)

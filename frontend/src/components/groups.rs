@@ -10,7 +10,7 @@ use super::ui::{
 use crate::api::{self, ClientError};
 use crate::components::dynamic;
 use crate::social;
-use crate::state::{ChatKey, Store, Tab, use_store};
+use crate::state::{ChatKey, GroupLists, Store, Tab, use_store};
 use crate::{actions, util};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -110,9 +110,12 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
     };
     let member = move || joined.get() || store.groups.with(|g| g.contains(&gid));
     let request = move || {
-        store
-            .my_join_requests
-            .with(|m| m.get(&gid).map(|r| r.state))
+        store.group_lists.with(
+            |GroupLists {
+                 my_join_requests: m,
+                 ..
+             }| m.get(&gid).map(|r| r.state),
+        )
     };
     let pending = move || request() == Some(RequestState::Pending);
     // Whether the Join button applies (a known group that takes requests or members by link).
@@ -657,34 +660,38 @@ fn JoinRequests(gid: GroupId) -> impl IntoView {
         })
     };
     let requests = move || {
-        store.join_requests.with(|all| {
-            all.get(&gid)
-                .into_iter()
-                .flatten()
-                .map(|r| {
-                    let mut sub = format!("uid {}", r.uid);
-                    if !r.note.is_empty() {
-                        sub.push_str(&format!(" — “{}”", r.note));
-                    }
-                    row(Row {
-                        kind: "join-request",
-                        id: Some(r.id),
-                        uid: Some(r.uid),
-                        title: r.nick_name.clone(),
-                        sub,
-                        buttons: vec![
-                            RowButton::new(
-                                "Let in",
-                                "join-approve primary",
-                                answer(r.id, "approve"),
-                            ),
-                            RowButton::new("Decline", "join-reject", answer(r.id, "reject")),
-                        ],
-                        ..Row::default()
+        store.group_lists.with(
+            |GroupLists {
+                 join_requests: all, ..
+             }| {
+                all.get(&gid)
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        let mut sub = format!("uid {}", r.uid);
+                        if !r.note.is_empty() {
+                            sub.push_str(&format!(" — “{}”", r.note));
+                        }
+                        row(Row {
+                            kind: "join-request",
+                            id: Some(r.id),
+                            uid: Some(r.uid),
+                            title: r.nick_name.clone(),
+                            sub,
+                            buttons: vec![
+                                RowButton::new(
+                                    "Let in",
+                                    "join-approve primary",
+                                    answer(r.id, "approve"),
+                                ),
+                                RowButton::new("Decline", "join-reject", answer(r.id, "reject")),
+                            ],
+                            ..Row::default()
+                        })
                     })
-                })
-                .collect::<Vec<_>>()
-        })
+                    .collect::<Vec<_>>()
+            },
+        )
     };
     view! {
         <h3>"Asking to join"</h3>
@@ -705,7 +712,9 @@ async fn set_role(
         &SetRole { role },
     )
     .await?;
-    store.members.update(|m| drop(m.insert(gid, list.members)));
+    store
+        .group_lists
+        .update(|GroupLists { members: m, .. }| drop(m.insert(gid, list.members)));
     Ok(())
 }
 
@@ -716,7 +725,7 @@ fn Members(gid: GroupId) -> impl IntoView {
     let members = move || {
         let my_role = social::my_role(store, gid);
         let me = store.my_uid();
-        store.members.with(|m| {
+        store.group_lists.with(|GroupLists { members: m, .. }| {
             m.get(&gid)
                 .into_iter()
                 .flatten()
@@ -725,8 +734,10 @@ fn Members(gid: GroupId) -> impl IntoView {
         })
     };
     let loading = move || {
-        (!store.members.with(|m| m.contains_key(&gid)))
-            .then(|| view! { <p class="muted">"Loading members…"</p> })
+        (!store
+            .group_lists
+            .with(|GroupLists { members: m, .. }| m.contains_key(&gid)))
+        .then(|| view! { <p class="muted">"Loading members…"</p> })
     };
     view! {
         <h3>"Members"</h3>

@@ -13,7 +13,7 @@ use super::header::Banner;
 use crate::components::dynamic;
 use crate::host::{self, Incoming, Options};
 use crate::i18n::{self, t};
-use crate::state::{ChatKey, Store, SyncState, provide_store};
+use crate::state::{ChatKey, GroupLists, Store, SyncState, provide_store};
 use crate::{actions, api, social, sync, util};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -285,10 +285,15 @@ fn Notice(
 ) -> impl IntoView {
     let text = move || {
         let declined = match key {
-            Some(ChatKey::Group(gid)) => store.my_join_requests.with(|m| {
-                m.get(&gid)
-                    .is_some_and(|r| r.state == RequestState::Rejected)
-            }),
+            Some(ChatKey::Group(gid)) => store.group_lists.with(
+                |GroupLists {
+                     my_join_requests: m,
+                     ..
+                 }| {
+                    m.get(&gid)
+                        .is_some_and(|r| r.state == RequestState::Rejected)
+                },
+            ),
             _ => false,
         };
         t(match status.get() {
