@@ -5,7 +5,7 @@ use super::ui::{
     ActionButton, CopyField, Field, Form, Input, OnOpen, Row, RowButton, act, invalid, row,
 };
 use crate::social;
-use crate::state::{ChatKey, Store, Tab, use_store};
+use crate::state::{ChatKey, Invitations, Store, Tab, use_store};
 use crate::{actions, util};
 use leptos::prelude::*;
 use shared::UserId;
@@ -204,12 +204,16 @@ fn Requests() -> impl IntoView {
     let store = use_store();
     let rows_of = move |incoming: bool| {
         move || {
-            store.friend_requests.with(|r| {
-                let list = if incoming { &r.incoming } else { &r.outgoing };
-                list.iter()
-                    .map(|r| row(request_row(store, r, incoming)))
-                    .collect::<Vec<_>>()
-            })
+            store.invitations.with(
+                |Invitations {
+                     friend_requests: r, ..
+                 }| {
+                    let list = if incoming { &r.incoming } else { &r.outgoing };
+                    list.iter()
+                        .map(|r| row(request_row(store, r, incoming)))
+                        .collect::<Vec<_>>()
+                },
+            )
         }
     };
     view! {
@@ -217,7 +221,7 @@ fn Requests() -> impl IntoView {
             id="friend-requests"
             class="card"
             prop:hidden=Signal::derive(move || {
-                store.friend_requests.with(|r| r.incoming.is_empty() && r.outgoing.is_empty())
+                store.invitations.with(|Invitations { friend_requests: r, .. }| r.incoming.is_empty() && r.outgoing.is_empty())
             })
         >
             <h2>"Friend requests"</h2>
@@ -226,7 +230,7 @@ fn Requests() -> impl IntoView {
                 {rows_of(true)}
             </ul>
             {empty_note(
-                Signal::derive(move || store.friend_requests.with(|r| r.incoming.is_empty())),
+                Signal::derive(move || store.invitations.with(|Invitations { friend_requests: r, .. }| r.incoming.is_empty())),
                 "None waiting for you.",
             )}
             <h3>"From you"</h3>
@@ -234,7 +238,7 @@ fn Requests() -> impl IntoView {
                 {rows_of(false)}
             </ul>
             {empty_note(
-                Signal::derive(move || store.friend_requests.with(|r| r.outgoing.is_empty())),
+                Signal::derive(move || store.invitations.with(|Invitations { friend_requests: r, .. }| r.outgoing.is_empty())),
                 "You have no requests waiting.",
             )}
         </section>
