@@ -9,7 +9,7 @@
 //! the server sends only what changed. `profile` and `group` events invalidate one entry.
 
 use crate::api::{self, ClientError};
-use crate::state::{ChatKey, Contacts, Directory, GroupLists, Invitations, Store};
+use crate::state::{ChatKey, Directory, GroupLists, Invitations, Store};
 use crate::util;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -53,8 +53,8 @@ fn load_cache(store: Store, uid: UserId) {
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
     store.versions.set_value(cache.versions);
-    store.contacts.update(|c| c.friends = cache.friends);
-    store.contacts.update(|c| c.groups = cache.groups);
+    store.friends.set(cache.friends);
+    store.groups.set(cache.groups);
     store
         .directory
         .update(|d| d.profiles = cache.profiles.into_iter().map(|p| (p.uid, p)).collect());
@@ -68,8 +68,8 @@ fn save_cache(store: Store) {
     let Some(uid) = store.my_uid() else {
         return;
     };
-    let friends = store.contacts.with_untracked(|c| c.friends.clone());
-    let groups = store.contacts.with_untracked(|c| c.groups.clone());
+    let friends = store.friends.get_untracked();
+    let groups = store.groups.get_untracked();
     let mut others = 0;
     let profiles = store
         .directory
@@ -167,7 +167,7 @@ pub async fn reload_blocks(store: Store) {
     match api::get::<BlockList>("/api/blocks").await {
         Ok(list) => {
             want_profiles(store, list.uids.clone());
-            store.contacts.update(|c| c.blocks = list.uids);
+            store.blocks.set(list.uids);
         }
         Err(error) => store.show_error(format!("Cannot load blocked users: {error}")),
     }
@@ -176,10 +176,8 @@ pub async fn reload_blocks(store: Store) {
 /// `GET /api/presence`; a server without it (404) leaves presence unknown, shown as nothing.
 async fn reload_presence(store: Store) {
     match api::get::<PresenceList>("/api/presence").await {
-        Ok(list) => store
-            .contacts
-            .update(|c| c.presence = Some(list.online.into_iter().collect())),
-        Err(error) if error.is(ErrorCode::NotFound) => store.contacts.update(|c| c.presence = None),
+        Ok(list) => store.presence.set(Some(list.online.into_iter().collect())),
+        Err(error) if error.is(ErrorCode::NotFound) => store.presence.set(None),
         Err(error) => store.show_error(format!("Cannot load who is online: {error}")),
     }
 }
@@ -245,13 +243,13 @@ pub fn apply_delta<T: PartialEq + Copy>(held: &mut Vec<T>, delta: &ListDelta<T>)
 async fn sync_once(store: Store, revalidate: bool) -> Result<(), ClientError> {
     let versions = store.versions.get_value();
     let answer: ListSync = api::post("/api/lists/sync", &versions).await?;
-    let mut friends = store.contacts.with_untracked(|c| c.friends.clone());
-    let mut groups = store.contacts.with_untracked(|c| c.groups.clone());
+    let mut friends = store.friends.get_untracked();
+    let mut groups = store.groups.get_untracked();
     if apply_delta(&mut friends, &answer.friend_list) {
-        store.contacts.update(|c| c.friends = friends);
+        store.friends.set(friends);
     }
     if apply_delta(&mut groups, &answer.group_list) {
-        store.contacts.update(|c| c.groups = groups);
+        store.groups.set(groups);
         if answer.group_list.reset || !answer.group_list.removed.is_empty() {
             // Group conversations left behind leave the conversation list too.
             spawn_local(crate::actions::reload_conversations(store));
@@ -281,8 +279,8 @@ async fn sync_once(store: Store, revalidate: bool) -> Result<(), ClientError> {
 /// Fetches the details of list entries that have none; with `revalidate`, also sends the `time`
 /// of every held profile and group, so the server answers only those that changed.
 async fn fetch_details(store: Store, revalidate: bool) {
-    let friends = store.contacts.with_untracked(|c| c.friends.clone());
-    let groups = store.contacts.with_untracked(|c| c.groups.clone());
+    let friends = store.friends.get_untracked();
+    let groups = store.groups.get_untracked();
     let profile_items: Vec<KnownItem> =
         store
             .directory
@@ -484,10 +482,7 @@ fn profile_changed(store: Store, uid: UserId, time: Millis) {
     let held = store
         .directory
         .with_untracked(|Directory { profiles: p, .. }| p.get(&uid).map(|p| p.time));
-    let wanted = held.is_some()
-        || store
-            .contacts
-            .with_untracked(|Contacts { friends: f, .. }| f.contains(&uid));
+    let wanted = held.is_some() || store.friends.with_untracked(|f| f.contains(&uid));
     if wanted && held != Some(time) {
         spawn_local(fetch_profiles(
             store,
@@ -505,9 +500,7 @@ fn group_changed(store: Store, gid: GroupId, time: Millis) {
         .directory
         .with_untracked(|Directory { group_infos: g, .. }| g.get(&gid).map(|g| g.time));
     let wanted = held.is_some()
-        || store
-            .contacts
-            .with_untracked(|Contacts { groups: g, .. }| g.contains(&gid))
+        || store.groups.with_untracked(|g| g.contains(&gid))
         || store.pending_join.get_untracked() == Some(gid);
     if wanted && held != Some(time) {
         spawn_local(fetch_groups(
@@ -615,16 +608,14 @@ pub fn apply_event(store: Store, event: Event) -> Option<Event> {
             }
         }
         Event::Profile { uid, time } => profile_changed(store, uid, time),
-        Event::Presence { uid, online } => {
-            store.contacts.update(|Contacts { presence: p, .. }| {
-                let set = p.get_or_insert_with(Default::default);
-                if online {
-                    set.insert(uid);
-                } else {
-                    set.remove(&uid);
-                }
-            })
-        }
+        Event::Presence { uid, online } => store.presence.update(|p| {
+            let set = p.get_or_insert_with(Default::default);
+            if online {
+                set.insert(uid);
+            } else {
+                set.remove(&uid);
+            }
+        }),
         Event::GroupInvite { invite } => upsert_group_invite(store, invite),
         Event::GroupJoinRequest { request } => upsert_join_request(store, request),
         Event::Group { gid, time } => group_changed(store, gid, time),
@@ -705,9 +696,7 @@ pub async fn answer_friend_request(store: Store, id: i64, verb: &str) -> Result<
 /// Ends a friendship (both sides).
 pub async fn remove_friend(store: Store, uid: UserId) -> Result<(), ClientError> {
     api::delete(&format!("/api/friends/{uid}")).await?;
-    store
-        .contacts
-        .update(|Contacts { friends: f, .. }| f.retain(|u| *u != uid));
+    store.friends.update(|f| f.retain(|u| *u != uid));
     spawn_local(sync_lists(store, false));
     Ok(())
 }
@@ -715,7 +704,7 @@ pub async fn remove_friend(store: Store, uid: UserId) -> Result<(), ClientError>
 /// Blocks a user (which also ends a friendship and pending requests).
 pub async fn block(store: Store, uid: UserId) -> Result<(), ClientError> {
     let _: serde::de::IgnoredAny = api::post("/api/blocks", &BlockUser { uid }).await?;
-    store.contacts.update(|Contacts { blocks: b, .. }| {
+    store.blocks.update(|b| {
         if !b.contains(&uid) {
             b.push(uid);
         }
@@ -735,9 +724,7 @@ pub async fn block(store: Store, uid: UserId) -> Result<(), ClientError> {
 /// Unblocks a user.
 pub async fn unblock(store: Store, uid: UserId) -> Result<(), ClientError> {
     api::delete(&format!("/api/blocks/{uid}")).await?;
-    store
-        .contacts
-        .update(|Contacts { blocks: b, .. }| b.retain(|u| *u != uid));
+    store.blocks.update(|b| b.retain(|u| *u != uid));
     Ok(())
 }
 
@@ -748,7 +735,7 @@ pub async fn create_group(
 ) -> Result<GroupInfo, ClientError> {
     let group: GroupInfo = api::post("/api/groups", &body).await?;
     put_group(store, group.clone());
-    store.contacts.update(|Contacts { groups: g, .. }| {
+    store.groups.update(|g| {
         if !g.contains(&group.gid) {
             g.push(group.gid);
         }
@@ -771,7 +758,7 @@ pub async fn join_group(
     put_group(store, outcome.group);
     match outcome.result {
         shared::groups::JoinResult::Joined => {
-            store.contacts.update(|Contacts { groups: g, .. }| {
+            store.groups.update(|g| {
                 if !g.contains(&gid) {
                     g.push(gid);
                 }
@@ -795,9 +782,7 @@ pub fn group_updated(store: Store, group: GroupInfo) {
 
 /// Forgets a group this user left, was removed from, or dissolved.
 pub fn group_gone(store: Store, gid: GroupId) {
-    store
-        .contacts
-        .update(|Contacts { groups: g, .. }| g.retain(|x| *x != gid));
+    store.groups.update(|g| g.retain(|x| *x != gid));
     store
         .group_lists
         .update(|GroupLists { members: m, .. }| drop(m.remove(&gid)));

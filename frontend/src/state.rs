@@ -381,6 +381,10 @@ pub struct Store {
     /// A conversation-list reload is running / another one was asked for meanwhile.
     pub(crate) list_reload: StoredValue<(bool, bool)>,
 
+    /// My friends (the versioned friend list), cached in localStorage.
+    pub friends: RwSignal<Vec<UserId>>,
+    /// My groups (the versioned group list), cached in localStorage.
+    pub groups: RwSignal<Vec<GroupId>>,
     /// The lists were synced with the server at least once since the page loaded.
     pub lists_synced: RwSignal<bool>,
     /// The list versions held (those of `friends` and `groups`).
@@ -389,11 +393,13 @@ pub struct Store {
     pub(crate) list_sync: StoredValue<(bool, bool, bool)>,
     /// Profiles and groups whose details are being fetched.
     pub(crate) fetching: StoredValue<(HashSet<UserId>, HashSet<GroupId>)>,
+    /// Users I blocked.
+    pub blocks: RwSignal<Vec<UserId>>,
+    /// Friends online now; `None` while unknown (or when the server has no presence).
+    pub presence: RwSignal<Option<HashSet<UserId>>>,
     /// Member lists and join requests of groups (one signal: each signal type costs the module
     /// its own copy of Leptos's signal code).
     pub group_lists: RwSignal<GroupLists>,
-    /// My friends, groups and blocked users, and who is online (one signal).
-    pub contacts: RwSignal<Contacts>,
     /// Pending friend requests and group invitations, to me and from me (one signal).
     pub invitations: RwSignal<Invitations>,
     /// Profiles and group details this tab knows, each cached by its `time` (one signal).
@@ -411,19 +417,6 @@ pub struct Store {
     pub typing: RwSignal<HashMap<ConversationId, Vec<(UserId, Millis)>>>,
     /// When this tab last said it is typing.
     pub(crate) typing_sent: StoredValue<Millis>,
-}
-
-/// My contacts: the versioned lists (cached in localStorage), blocks and presence.
-#[derive(Clone, Debug, Default)]
-pub struct Contacts {
-    /// My friends (the versioned friend list).
-    pub friends: Vec<UserId>,
-    /// My groups (the versioned group list).
-    pub groups: Vec<GroupId>,
-    /// Users I blocked.
-    pub blocks: Vec<UserId>,
-    /// Friends online now; `None` while unknown (or when the server has no presence).
-    pub presence: Option<HashSet<UserId>>,
 }
 
 /// Pending friend requests and group invitations.
@@ -500,12 +493,15 @@ impl Store {
             visible: RwSignal::new(crate::util::page_visible()),
             reads_posted: StoredValue::new(HashMap::new()),
             list_reload: StoredValue::new((false, false)),
+            friends: RwSignal::new(Vec::new()),
+            groups: RwSignal::new(Vec::new()),
             lists_synced: RwSignal::new(false),
             versions: StoredValue::new(ListVersions::default()),
             list_sync: StoredValue::new((false, false, false)),
             fetching: StoredValue::new(Default::default()),
+            blocks: RwSignal::new(Vec::new()),
+            presence: RwSignal::new(None),
             group_lists: RwSignal::new(GroupLists::default()),
-            contacts: RwSignal::new(Contacts::default()),
             invitations: RwSignal::new(Invitations::default()),
             directory: RwSignal::new(Directory::default()),
             selected_group: RwSignal::new(None),

@@ -294,10 +294,10 @@ fn request_row(store: Store, request: &FriendRequest, incoming: bool) -> Row {
 fn FriendList() -> impl IntoView {
     let store = use_store();
     let friends = move || {
-        let online = store.contacts.with(|c| c.presence.clone());
+        let online = store.presence.get();
         store
-            .contacts
-            .with(|c| c.friends.clone())
+            .friends
+            .get()
             .into_iter()
             .map(|uid| {
                 let open: OnOpen = Arc::new(move || actions::open_chat(store, ChatKey::User(uid)));
@@ -328,7 +328,7 @@ fn FriendList() -> impl IntoView {
             .collect::<Vec<_>>()
     };
     let empty = move || {
-        store.contacts.with(|c| c.friends.is_empty()).then(|| {
+        store.friends.with(Vec::is_empty).then(|| {
             let text = if store.lists_synced.get() {
                 "No friends yet — add someone with their uid or invite link."
             } else {
@@ -365,8 +365,8 @@ fn Blocked() -> impl IntoView {
     });
     let blocked = move || {
         store
-            .contacts
-            .with(|c| c.blocks.clone())
+            .blocks
+            .get()
             .into_iter()
             .map(|uid| {
                 row(Row {

@@ -10,7 +10,7 @@ use super::ui::{
 use crate::api::{self, ClientError};
 use crate::components::dynamic;
 use crate::social;
-use crate::state::{ChatKey, Contacts, Directory, GroupLists, Invitations, Store, Tab, use_store};
+use crate::state::{ChatKey, Directory, GroupLists, Invitations, Store, Tab, use_store};
 use crate::{actions, util};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -108,12 +108,7 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
                 .map(|g| g.join_policy)
         })
     };
-    let member = move || {
-        joined.get()
-            || store
-                .contacts
-                .with(|Contacts { groups: g, .. }| g.contains(&gid))
-    };
+    let member = move || joined.get() || store.groups.with(|g| g.contains(&gid));
     let request = move || {
         store.group_lists.with(
             |GroupLists {
@@ -324,8 +319,8 @@ fn GroupList() -> impl IntoView {
     let groups = move || {
         let selected = store.selected_group.get();
         store
-            .contacts
-            .with(|c| c.groups.clone())
+            .groups
+            .get()
             .into_iter()
             .map(|gid| {
                 let info = store
@@ -369,7 +364,7 @@ fn GroupList() -> impl IntoView {
             .collect::<Vec<_>>()
     };
     let empty = move || {
-        store.contacts.with(|c| c.groups.is_empty()).then(|| {
+        store.groups.with(Vec::is_empty).then(|| {
             let text = if store.lists_synced.get() {
                 "You are in no group yet — create one below, or open a group's link."
             } else {

@@ -13,7 +13,7 @@ use super::header::Banner;
 use crate::components::dynamic;
 use crate::host::{self, Incoming, Options};
 use crate::i18n::{self, t};
-use crate::state::{ChatKey, Contacts, GroupLists, Store, SyncState, provide_store};
+use crate::state::{ChatKey, GroupLists, Store, SyncState, provide_store};
 use crate::{actions, api, social, sync, util};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -348,9 +348,7 @@ fn resolve(store: Store, key: ChatKey, status: RwSignal<Status>) {
     if let ChatKey::Group(gid) = key {
         // A pending request that an admin approves shows up in the group list.
         Effect::new(move |_| {
-            let member = store
-                .contacts
-                .with(|Contacts { groups: g, .. }| g.contains(&gid));
+            let member = store.groups.with(|g| g.contains(&gid));
             if member && status.get() == Status::Pending {
                 actions::open_chat(store, key);
                 status.set(Status::Chat);
@@ -374,10 +372,7 @@ async fn join(store: Store, gid: GroupId, status: RwSignal<Status>) {
 async fn joined(store: Store, gid: GroupId) -> Status {
     let mut failures = 0;
     loop {
-        if store
-            .contacts
-            .with_untracked(|Contacts { groups: g, .. }| g.contains(&gid))
-        {
+        if store.groups.with_untracked(|g| g.contains(&gid)) {
             return Status::Chat;
         }
         match social::join_group(store, gid, String::new()).await {
