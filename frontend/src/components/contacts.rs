@@ -2,7 +2,7 @@
 //! requests both ways, the friend list with online status, and blocked users.
 
 use super::ui::{
-    ActionButton, CopyField, Field, Form, Input, OnOpen, Row, RowButton, act, invalid, row,
+    ActionButton, CopyField, Field, Form, Input, OnOpen, Row, RowButton, act, dynamic, invalid, row,
 };
 use crate::social;
 use crate::state::{ChatKey, Invitations, Store, Tab, use_store};
@@ -203,7 +203,7 @@ fn AddFriend() -> impl IntoView {
 fn Requests() -> impl IntoView {
     let store = use_store();
     let rows_of = move |incoming: bool| {
-        move || {
+        dynamic(move || {
             store.invitations.with(
                 |Invitations {
                      friend_requests: r, ..
@@ -214,7 +214,7 @@ fn Requests() -> impl IntoView {
                         .collect::<Vec<_>>()
                 },
             )
-        }
+        })
     };
     view! {
         <section
@@ -247,11 +247,11 @@ fn Requests() -> impl IntoView {
 
 /// A note shown while a list is empty.
 fn empty_note(empty: Signal<bool>, text: &'static str) -> impl IntoView {
-    move || {
+    dynamic(move || {
         empty
             .get()
             .then(|| view! { <p class="empty-note">{text}</p> })
-    }
+    })
 }
 
 fn request_row(store: Store, request: &FriendRequest, incoming: bool) -> Row {
@@ -293,7 +293,7 @@ fn request_row(store: Store, request: &FriendRequest, incoming: bool) -> Row {
 #[component]
 fn FriendList() -> impl IntoView {
     let store = use_store();
-    let friends = move || {
+    let friends = dynamic(move || {
         let online = store.presence.get();
         store
             .friends
@@ -326,8 +326,8 @@ fn FriendList() -> impl IntoView {
                 })
             })
             .collect::<Vec<_>>()
-    };
-    let empty = move || {
+    });
+    let empty = dynamic(move || {
         store.friends.with(Vec::is_empty).then(|| {
             let text = if store.lists_synced.get() {
                 "No friends yet — add someone with their uid or invite link."
@@ -336,7 +336,7 @@ fn FriendList() -> impl IntoView {
             };
             view! { <p class="empty-note">{text}</p> }
         })
-    };
+    });
     view! {
         <section id="friends" class="card">
             <h2>"Friends"</h2>
@@ -363,7 +363,7 @@ fn Blocked() -> impl IntoView {
         uid_text.set(String::new());
         Ok(())
     });
-    let blocked = move || {
+    let blocked = dynamic(move || {
         store
             .blocks
             .get()
@@ -383,7 +383,7 @@ fn Blocked() -> impl IntoView {
                 })
             })
             .collect::<Vec<_>>()
-    };
+    });
     view! {
         <section id="blocked" class="card">
             <h2>"Blocked"</h2>

@@ -83,12 +83,12 @@ pub fn GroupsPage() -> impl IntoView {
 #[component]
 fn JoinPrompt() -> impl IntoView {
     let store = use_store();
-    move || {
+    dynamic(move || {
         store
             .pending_join
             .get()
             .map(|gid| view! { <JoinCard gid /> })
-    }
+    })
 }
 
 #[component]
@@ -194,7 +194,7 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
 #[component]
 fn Invitations() -> impl IntoView {
     let store = use_store();
-    let incoming = move || {
+    let incoming = dynamic(move || {
         store.invitations.with(
             |Invitations {
                  group_invites: i, ..
@@ -205,8 +205,8 @@ fn Invitations() -> impl IntoView {
                     .collect::<Vec<_>>()
             },
         )
-    };
-    let outgoing = move || {
+    });
+    let outgoing = dynamic(move || {
         store.invitations.with(
             |Invitations {
                  group_invites: i, ..
@@ -242,8 +242,8 @@ fn Invitations() -> impl IntoView {
                     .collect::<Vec<_>>()
             },
         )
-    };
-    let none = move || {
+    });
+    let none = dynamic(move || {
         store
             .invitations
             .with(
@@ -252,7 +252,7 @@ fn Invitations() -> impl IntoView {
                  }| i.incoming.is_empty(),
             )
             .then(|| view! { <p class="empty-note">"No invitations for you."</p> })
-    };
+    });
     view! {
         <section
             id="group-invitations"
@@ -316,7 +316,7 @@ fn invite_row(store: Store, invite: &GroupInvite) -> Row {
 #[component]
 fn GroupList() -> impl IntoView {
     let store = use_store();
-    let groups = move || {
+    let groups = dynamic(move || {
         let selected = store.selected_group.get();
         store
             .groups
@@ -362,8 +362,8 @@ fn GroupList() -> impl IntoView {
                 })
             })
             .collect::<Vec<_>>()
-    };
-    let empty = move || {
+    });
+    let empty = dynamic(move || {
         store.groups.with(Vec::is_empty).then(|| {
             let text = if store.lists_synced.get() {
                 "You are in no group yet — create one below, or open a group's link."
@@ -372,7 +372,7 @@ fn GroupList() -> impl IntoView {
             };
             view! { <p class="empty-note">{text}</p> }
         })
-    };
+    });
     view! {
         <section id="my-groups" class="card">
             <h2>"My groups"</h2>

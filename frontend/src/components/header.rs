@@ -81,7 +81,7 @@ fn Tabs() -> impl IntoView {
 #[component]
 pub fn Banner() -> impl IntoView {
     let store = use_store();
-    move || {
+    dynamic(move || {
         store.banner.get().map(|message| {
             view! {
                 <div id="banner" class="banner" role="alert">
@@ -97,5 +97,5 @@ pub fn Banner() -> impl IntoView {
                 </div>
             }
         })
-    }
+    })
 }

@@ -154,11 +154,11 @@ pub fn CopyField(
 
 /// An error line under a form.
 pub fn form_error(error: RwSignal<Option<String>>) -> impl IntoView {
-    move || {
+    dynamic(move || {
         error
             .get()
             .map(|e| view! { <p class="form-error" role="alert">{e}</p> })
-    }
+    })
 }
 
 /// The kind of a form field.
