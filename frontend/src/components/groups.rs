@@ -679,7 +679,7 @@ fn JoinRequests(gid: GroupId) -> impl IntoView {
             Ok(())
         })
     };
-    let requests = move || {
+    let requests = dynamic(move || {
         store.group_lists.with(
             |GroupLists {
                  join_requests: all, ..
@@ -712,7 +712,7 @@ fn JoinRequests(gid: GroupId) -> impl IntoView {
                     .collect::<Vec<_>>()
             },
         )
-    };
+    });
     view! {
         <h3>"Asking to join"</h3>
         <ul id="join-requests" class="rows">
@@ -742,7 +742,7 @@ async fn set_role(
 #[component]
 fn Members(gid: GroupId) -> impl IntoView {
     let store = use_store();
-    let members = move || {
+    let members = dynamic(move || {
         let my_role = social::my_role(store, gid);
         let me = store.my_uid();
         store.group_lists.with(|GroupLists { members: m, .. }| {
@@ -752,13 +752,13 @@ fn Members(gid: GroupId) -> impl IntoView {
                 .map(|member| row(member_row(store, gid, member, my_role, me)))
                 .collect::<Vec<_>>()
         })
-    };
-    let loading = move || {
+    });
+    let loading = dynamic(move || {
         (!store
             .group_lists
             .with(|GroupLists { members: m, .. }| m.contains_key(&gid)))
         .then(|| view! { <p class="muted">"Loading members…"</p> })
-    };
+    });
     view! {
         <h3>"Members"</h3>
         <ul id="group-members" class="rows">

@@ -9,11 +9,11 @@ use leptos::prelude::*;
 #[component]
 pub fn Header() -> impl IntoView {
     let store = use_store();
-    let me = move || {
+    let me = dynamic(move || {
         store.me.get().map(|me| {
             view! { <span id="me">{format!("you are {} (uid {})", me.nick_name, me.uid)}</span> }
         })
-    };
+    });
     view! {
         <header class="topbar">
             <div class="brand">
