@@ -2,7 +2,7 @@
 
 use super::sidebar::initial_of;
 use crate::actions;
-use crate::components::dynamic;
+use crate::components::{dynamic, shown};
 use crate::files::{self, AttachmentView};
 use crate::i18n::{self, t};
 use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
@@ -198,7 +198,9 @@ fn History(key: ChatKey, greeting: Option<String>) -> impl IntoView {
     view! {
         <div id="history" class="history" node_ref=history on:scroll=on_scroll>
             {greeting.map(|text| view! { <p id="greeting" class="greeting">{text}</p> })}
-            <Show when=has_older>
+            {shown(
+                has_older,
+                move || view! {
                 <button
                     class="load-older"
                     type="button"
@@ -207,16 +209,26 @@ fn History(key: ChatKey, greeting: Option<String>) -> impl IntoView {
                 >
                     {dynamic(move || t(if loading_older() { &i18n::LOADING } else { &i18n::LOAD_OLDER }))}
                 </button>
-            </Show>
-            <Show when=at_start>
+                },
+            )}
+            {shown(
+                at_start,
+                move || view! {
                 <p class="history-start">{t(&i18n::HISTORY_START)}</p>
-            </Show>
-            <Show when=loading>
+                },
+            )}
+            {shown(
+                loading,
+                move || view! {
                 <p class="history-note">{t(&i18n::LOADING_MESSAGES)}</p>
-            </Show>
-            <Show when=empty>
+                },
+            )}
+            {shown(
+                empty,
+                move || view! {
                 <p class="history-note">{t(&i18n::NO_MESSAGES)}</p>
-            </Show>
+                },
+            )}
             <For
                 each=messages
                 key=|m: &ChatMessage| m.key()
@@ -424,11 +436,14 @@ fn Composer(key: ChatKey) -> impl IntoView {
                 <button id="send" type="submit">
                     {t(&i18n::SEND)}
                 </button>
-                <Show when=too_long>
+                {shown(
+                    too_long,
+                    move || view! {
                     <span class="char-count">
                         {dynamic(move || format!("{} / {}", count(), shared::MAX_TEXT_CHARS))}
                     </span>
-                </Show>
+                    },
+                )}
             </div>
         </form>
     }

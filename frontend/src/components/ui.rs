@@ -29,6 +29,19 @@ where
     erased(Arc::new(move || f().into_any()))
 }
 
+/// `<Show when>` through `dynamic`: `children` while `when` is true, nothing otherwise. `when`
+/// runs in a memo, so the children are built again only when it flips, as with `<Show>`, whose
+/// code would exist once per condition and children type.
+pub fn shown<V, W, C>(when: W, children: C) -> impl IntoView + use<V, W, C>
+where
+    V: IntoAny + 'static,
+    W: Fn() -> bool + Send + Sync + 'static,
+    C: Fn() -> V + Send + Sync + 'static,
+{
+    let when = Memo::new(move |_| when());
+    dynamic(move || when.get().then(|| children().into_any()))
+}
+
 /// The one closure type behind every `dynamic`.
 fn erased(f: Arc<dyn Fn() -> AnyView + Send + Sync>) -> impl IntoView {
     move || f()
