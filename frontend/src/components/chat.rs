@@ -70,13 +70,13 @@ pub(crate) fn ChatView(
         ChatKey::User(uid) => (Some(uid.0.to_string()), None),
         ChatKey::Group(gid) => (None, Some(gid.0.to_string())),
     };
-    let title = move || {
+    let title = dynamic(move || {
         name.get().unwrap_or_else(|| match key {
             ChatKey::User(uid) => format!("uid {uid}"),
             ChatKey::Group(gid) => format!("group {gid}"),
         })
-    };
-    let subtitle = move || match key {
+    });
+    let subtitle = dynamic(move || match key {
         ChatKey::Group(gid) => format!("group {gid}"),
         ChatKey::User(uid) => {
             let known = store
@@ -88,7 +88,7 @@ pub(crate) fn ChatView(
                 "new chat — your first message starts the conversation".to_owned()
             }
         }
-    };
+    });
     let details = move |_| {
         if let ChatKey::Group(gid) = key {
             store.selected_group.set(Some(gid));

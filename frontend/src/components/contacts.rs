@@ -96,7 +96,7 @@ fn InviteConfirm() -> impl IntoView {
         ));
         Ok(())
     });
-    let text = move || {
+    let text = dynamic(move || {
         done.get().unwrap_or_else(|| {
             if own() {
                 "This is your own invite link: share it with people you want to add."
@@ -105,7 +105,7 @@ fn InviteConfirm() -> impl IntoView {
             }
             .to_owned()
         })
-    };
+    });
     let asking = move || done.with(Option::is_none) && !own();
     view! {
         <section

@@ -121,7 +121,7 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
     // Whether the Join button applies (a known group that takes requests or members by link).
     let can_join =
         move || !member() && !pending() && policy().is_some_and(|p| p != JoinPolicy::InviteOnly);
-    let status = move || {
+    let status = dynamic(move || {
         if member() {
             "You are a member."
         } else if pending() {
@@ -133,7 +133,7 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
         } else {
             ""
         }
-    };
+    });
     let text = move |f: fn(&GroupInfo) -> String| {
         move || {
             info.with(|i| match i {

@@ -269,12 +269,12 @@ fn field_view(field: Field) -> impl IntoView {
             </select>
         }),
     };
-    let help = move || match input {
+    let help = dynamic(move || match input {
         Input::Select(choices) => choices
             .get(value.with(|v| v.parse().unwrap_or(0)))
             .map_or("", |c| c.1),
         _ => "",
-    };
+    });
     view! {
         <label class="field">
             <span class="field-label">{label}</span>

@@ -210,12 +210,12 @@ pub fn Widget() -> impl IntoView {
         Some(ChatKey::Group(gid)) => store.group_name(gid),
         None => None,
     };
-    let title = move || {
+    let title = dynamic(move || {
         title
             .clone()
             .or_else(name)
             .unwrap_or_else(|| t(&i18n::CHAT).to_owned())
-    };
+    });
     view! {
         <div
             id="widget"
@@ -255,13 +255,13 @@ pub fn Widget() -> impl IntoView {
 /// Under the title: online, or "we'll reply here", or the connection state.
 #[component]
 fn StatusLine(store: Store, presence: RwSignal<Presence>) -> impl IntoView {
-    let text = move || match (store.sync.get(), presence.get()) {
+    let text = dynamic(move || match (store.sync.get(), presence.get()) {
         (SyncState::Reconnecting, _) => t(&i18n::RECONNECTING),
         (_, Presence::Online) => t(&i18n::ONLINE),
         (_, Presence::Offline | Presence::Hidden) => t(&i18n::REPLY_HERE),
         (SyncState::Connecting, _) => t(&i18n::CONNECTING),
         _ => "",
-    };
+    });
     view! {
         <div
             id="widget-presence"
@@ -283,7 +283,7 @@ fn Notice(
     key: Option<ChatKey>,
     greeting: Option<String>,
 ) -> impl IntoView {
-    let text = move || {
+    let text = dynamic(move || {
         let declined = match key {
             Some(ChatKey::Group(gid)) => store.group_lists.with(
                 |GroupLists {
@@ -305,7 +305,7 @@ fn Notice(
             Status::BadTarget => &i18n::BAD_TARGET,
             Status::Yourself => &i18n::SELF,
         })
-    };
+    });
     view! {
         <div class="widget-body history" hidden=move || status.get() == Status::Chat>
             {greeting.map(|text| view! { <p id="greeting" class="greeting">{text}</p> })}
