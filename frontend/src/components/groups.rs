@@ -135,13 +135,13 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
         }
     });
     let text = move |f: fn(&GroupInfo) -> String| {
-        move || {
+        dynamic(move || {
             info.with(|i| match i {
                 None => "Loading the group…".to_owned(),
                 Some(Ok(g)) => f(g),
                 Some(Err(e)) => e.clone(),
             })
-        }
+        })
     };
     let close = move |_| {
         store.pending_join.set(None);
@@ -479,12 +479,12 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
     });
 
     let text = move |f: fn(&GroupInfo) -> String| {
-        move || {
+        dynamic(move || {
             info.with(|i| {
                 i.as_ref()
                     .map_or_else(|| "Loading the group…".to_owned(), f)
             })
-        }
+        })
     };
     let manage = Memo::new(move |_| manager() && info.with(Option::is_some));
     view! {

@@ -77,21 +77,19 @@ fn NewChatForm() -> impl IntoView {
 fn ConversationList() -> impl IntoView {
     let store = use_store();
     let conversations = move || store.conversations.get();
-    let empty = move || store.conversations.with(|c| c.is_empty());
+    // Memos, as `<Show>` had: the list is built again only when one of them flips.
+    let loaded = Memo::new(move |_| store.conversations_loaded.get());
+    let any = Memo::new(move |_| store.conversations.with(|c| !c.is_empty()));
     view! {
         <nav class="conversations" aria-label="Conversations">
-            <Show
-                when=move || store.conversations_loaded.get()
-                fallback=|| view! { <p class="empty">"Loading conversations…"</p> }
-            >
-                <Show
-                    when=move || !empty()
-                    fallback=|| {
-                        view! {
-                            <p class="empty">"No conversations yet — start one with a uid"</p>
-                        }
-                    }
-                >
+            {dynamic(move || {
+                if !loaded.get() {
+                    view! { <p class="empty">"Loading conversations…"</p> }.into_any()
+                } else if !any.get() {
+                    view! { <p class="empty">"No conversations yet — start one with a uid"</p> }
+                        .into_any()
+                } else {
+                    view! {
                     <ul class="conversation-list">
                         <For
                             each=conversations
@@ -107,8 +105,10 @@ fn ConversationList() -> impl IntoView {
                             children=move |summary| view! { <ConversationItem summary /> }
                         />
                     </ul>
-                </Show>
-            </Show>
+                    }
+                    .into_any()
+                }
+            })}
         </nav>
     }
 }
