@@ -2,7 +2,7 @@
 
 use super::sidebar::initial_of;
 use crate::actions;
-use crate::components::{dynamic, shown};
+use crate::components::{dynamic, effect, shown};
 use crate::files::{self, AttachmentView};
 use crate::i18n::{self, t};
 use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
@@ -160,7 +160,7 @@ fn History(key: ChatKey, greeting: Option<String>) -> impl IntoView {
     let at_start = move || thread_is(|t| t.loaded && !t.has_older && !t.messages.is_empty());
 
     // Follow new messages at the bottom.
-    Effect::new(move |_| {
+    effect(move || {
         let me = store.me.get().map(|m| m.uid);
         let last = store.threads.with(|t| {
             t.get(&key).and_then(|t| {
@@ -396,7 +396,7 @@ fn Composer(key: ChatKey) -> impl IntoView {
     let count = move || text.with(|t| t.chars().count());
     let too_long = move || count() > shared::MAX_TEXT_CHARS;
 
-    Effect::new(move |_| {
+    effect(move || {
         if let Some(el) = input.get() {
             let _ = el.focus();
         }

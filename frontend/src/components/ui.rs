@@ -42,6 +42,16 @@ where
     dynamic(move || when.get().then(|| children().into_any()))
 }
 
+/// An effect (`Effect::new`), type-erased like `dynamic`: Leptos's effect code then exists once
+/// for all of them, not once per closure.
+pub fn effect(f: impl Fn() + 'static) {
+    erased_effect(Box::new(f));
+}
+
+fn erased_effect(f: Box<dyn Fn()>) {
+    Effect::new(move |_| f());
+}
+
 /// The one closure type behind every `dynamic`.
 fn erased(f: Arc<dyn Fn() -> AnyView + Send + Sync>) -> impl IntoView {
     move || f()

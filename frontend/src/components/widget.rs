@@ -10,7 +10,7 @@
 use super::app::mark_open_chat_read;
 use super::chat::ChatView;
 use super::header::Banner;
-use crate::components::dynamic;
+use crate::components::{dynamic, effect};
 use crate::host::{self, Incoming, Options};
 use crate::i18n::{self, t};
 use crate::state::{ChatKey, GroupLists, Store, SyncState, provide_store};
@@ -108,7 +108,7 @@ pub fn Widget() -> impl IntoView {
         page_visible.set(util::page_visible());
     });
     on_cleanup(move || visibility.remove());
-    Effect::new(move |_| store.visible.set(open.get() && page_visible.get()));
+    effect(move || store.visible.set(open.get() && page_visible.get()));
 
     let status = RwSignal::new(Status::Starting);
     let presence = RwSignal::new(Presence::Unknown);
@@ -180,7 +180,7 @@ pub fn Widget() -> impl IntoView {
                 .map_or(0, |c| c.unread.max(0))
         })
     });
-    Effect::new(move |_| host::post("unread", Some(("count", (unread.get() as f64).into()))));
+    effect(move || host::post("unread", Some(("count", (unread.get() as f64).into()))));
 
     let escape = window_event_listener_untyped("keydown", move |ev| {
         let escape = ev
@@ -323,7 +323,7 @@ fn Notice(
 /// once; a group's after joining it when we are not a member yet.
 fn resolve(store: Store, key: ChatKey, status: RwSignal<Status>) {
     let joining = StoredValue::new(false);
-    Effect::new(move |_| {
+    effect(move || {
         let Some(me) = store.me.with(|m| m.as_ref().map(|m| m.uid)) else {
             return;
         };
@@ -347,7 +347,7 @@ fn resolve(store: Store, key: ChatKey, status: RwSignal<Status>) {
     });
     if let ChatKey::Group(gid) = key {
         // A pending request that an admin approves shows up in the group list.
-        Effect::new(move |_| {
+        effect(move || {
             let member = store.groups.with(|g| g.contains(&gid));
             if member && status.get() == Status::Pending {
                 actions::open_chat(store, key);
