@@ -3,7 +3,7 @@
 
 use crate::actions;
 use crate::api::{self, ClientError};
-use crate::components::dynamic;
+use crate::components::{dynamic, memo};
 use crate::state::{ChatKey, Store, Upload, use_store};
 use js_sys::Uint8Array;
 use leptos::prelude::*;
@@ -368,7 +368,7 @@ pub fn AttachmentView(msg_type: MsgType, content: String) -> impl IntoView {
     let store = use_store();
     let info = {
         let id = id.clone();
-        Memo::new(move |_| {
+        memo(move || {
             store.files.with(|f| {
                 f.info
                     .get(&id)
@@ -438,7 +438,7 @@ fn UploadControls(id: FileId) -> impl IntoView {
     let store = use_store();
     let percent = {
         let id = id.clone();
-        Memo::new(move |_| {
+        memo(move || {
             store
                 .files
                 .with(|f| f.uploads.get(&id).map_or(0, Upload::percent))
@@ -446,7 +446,7 @@ fn UploadControls(id: FileId) -> impl IntoView {
     };
     let status = {
         let id = id.clone();
-        Memo::new(move |_| {
+        memo(move || {
             store
                 .files
                 .with(|f| f.uploads.get(&id).map(|u| (u.running, u.error.clone())))

@@ -7,7 +7,7 @@ use super::groups::GroupsPage;
 use super::header::{Banner, Header};
 use super::profile::ProfilePage;
 use super::sidebar::Sidebar;
-use super::ui::effect;
+use super::ui::{effect, memo};
 use crate::state::{ChatKey, Store, Tab, provide_store};
 use crate::{actions, sync, util};
 use leptos::prelude::*;
@@ -25,7 +25,7 @@ pub fn App() -> impl IntoView {
     on_cleanup(move || visibility.remove());
     mark_open_chat_read(store);
 
-    let tab = Memo::new(move |_| store.tab.get());
+    let tab = memo(move || store.tab.get());
     view! {
         <div class="app">
             <Header />

@@ -2,7 +2,7 @@
 
 use super::sidebar::initial_of;
 use crate::actions;
-use crate::components::{dynamic, effect, shown};
+use crate::components::{dynamic, effect, memo, shown};
 use crate::files::{self, AttachmentView};
 use crate::i18n::{self, t};
 use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
@@ -23,7 +23,7 @@ const LOAD_OLDER_PX: i32 = 60;
 pub fn ChatPane() -> impl IntoView {
     let store = use_store();
     // A memo, so opening the chat that is already open does not rebuild it.
-    let open = Memo::new(move |_| store.open_chat.get());
+    let open = memo(move || store.open_chat.get());
     view! {
         <section class="chat-pane">
             {dynamic(move || match open.get() {
@@ -51,7 +51,7 @@ pub(crate) fn ChatView(
     #[prop(default = None)] greeting: Option<String>,
 ) -> impl IntoView {
     let store = use_store();
-    let name = Memo::new(move |_| match key {
+    let name = memo(move || match key {
         ChatKey::User(uid) => store
             .conversations
             .with(|list| {
@@ -325,7 +325,7 @@ fn MessageRow(key: ChatKey, message: ChatMessage) -> impl IntoView {
 #[component]
 fn TypingNote(key: ChatKey) -> impl IntoView {
     let store = use_store();
-    let who = Memo::new(move |_| {
+    let who = memo(move || {
         let conversation = store
             .threads
             .with(|t| t.get(&key).and_then(|t| t.conversation.clone()))?;

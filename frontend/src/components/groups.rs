@@ -8,7 +8,7 @@ use super::ui::{
     invalid, row,
 };
 use crate::api::{self, ClientError};
-use crate::components::dynamic;
+use crate::components::{dynamic, memo};
 use crate::social;
 use crate::state::{ChatKey, Directory, GroupLists, Invitations, Store, Tab, use_store};
 use crate::{actions, util};
@@ -458,12 +458,12 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
             social::load_join_requests(store, gid).await;
         }
     });
-    let info = Memo::new(move |_| {
+    let info = memo(move || {
         store
             .directory
             .with(|Directory { group_infos: g, .. }| g.get(&gid).cloned())
     });
-    let role = Memo::new(move |_| social::my_role(store, gid));
+    let role = memo(move || social::my_role(store, gid));
     let manager = move || matches!(role.get(), Some(GroupRole::Owner | GroupRole::Admin));
     let owner = move || role.get() == Some(GroupRole::Owner);
 
@@ -486,7 +486,7 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
             })
         })
     };
-    let manage = Memo::new(move |_| manager() && info.with(Option::is_some));
+    let manage = memo(move || manager() && info.with(Option::is_some));
     view! {
         <section id="group-detail" class="card wide" data-gid=gid.0.to_string()>
             <h2 class="group-detail-name">{text(|g| g.gname.clone())}</h2>

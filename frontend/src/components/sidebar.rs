@@ -1,7 +1,7 @@
 //! The left column: the "new chat" form and the conversation list.
 
 use crate::actions;
-use crate::components::dynamic;
+use crate::components::{dynamic, memo};
 use crate::state::{ChatKey, use_store};
 use crate::util;
 use leptos::ev::{KeyboardEvent, SubmitEvent};
@@ -78,8 +78,8 @@ fn ConversationList() -> impl IntoView {
     let store = use_store();
     let conversations = move || store.conversations.get();
     // Memos, as `<Show>` had: the list is built again only when one of them flips.
-    let loaded = Memo::new(move |_| store.conversations_loaded.get());
-    let any = Memo::new(move |_| store.conversations.with(|c| !c.is_empty()));
+    let loaded = memo(move || store.conversations_loaded.get());
+    let any = memo(move || store.conversations.with(|c| !c.is_empty()));
     view! {
         <nav class="conversations" aria-label="Conversations">
             {dynamic(move || {

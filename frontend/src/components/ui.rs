@@ -38,7 +38,7 @@ where
     W: Fn() -> bool + Send + Sync + 'static,
     C: Fn() -> V + Send + Sync + 'static,
 {
-    let when = Memo::new(move |_| when());
+    let when = memo(when);
     dynamic(move || when.get().then(|| children().into_any()))
 }
 
@@ -50,6 +50,23 @@ pub fn effect(f: impl Fn() + 'static) {
 
 fn erased_effect(f: Box<dyn Fn()>) {
     Effect::new(move |_| f());
+}
+
+/// A memo (`Memo::new`), type-erased like `dynamic`: Leptos's memo code exists once per value
+/// type, not once per closure.
+pub fn memo<T, F>(f: F) -> Memo<T>
+where
+    T: PartialEq + Send + Sync + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
+{
+    erased_memo(Arc::new(f))
+}
+
+fn erased_memo<T>(f: Arc<dyn Fn() -> T + Send + Sync>) -> Memo<T>
+where
+    T: PartialEq + Send + Sync + 'static,
+{
+    Memo::new(move |_| f())
 }
 
 /// The one closure type behind every `dynamic`.

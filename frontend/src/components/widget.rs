@@ -10,7 +10,7 @@
 use super::app::mark_open_chat_read;
 use super::chat::ChatView;
 use super::header::Banner;
-use crate::components::{dynamic, effect};
+use crate::components::{dynamic, effect, memo};
 use crate::host::{self, Incoming, Options};
 use crate::i18n::{self, t};
 use crate::state::{ChatKey, GroupLists, Store, SyncState, provide_store};
@@ -170,7 +170,7 @@ pub fn Widget() -> impl IntoView {
         true
     });
     // The unread count of the target's conversation, 0 while it is seen.
-    let unread = Memo::new(move |_| {
+    let unread = memo(move || {
         let Some(key) = key.filter(|_| !store.visible.get()) else {
             return 0;
         };
