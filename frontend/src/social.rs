@@ -9,7 +9,7 @@
 //! the server sends only what changed. `profile` and `group` events invalidate one entry.
 
 use crate::api::{self, ClientError};
-use crate::state::{ChatKey, Directory, GroupLists, Invitations, Store};
+use crate::state::{ChatKey, GroupLists, Store};
 use crate::util;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -56,11 +56,11 @@ fn load_cache(store: Store, uid: UserId) {
     store.friends.set(cache.friends);
     store.groups.set(cache.groups);
     store
-        .directory
-        .update(|d| d.profiles = cache.profiles.into_iter().map(|p| (p.uid, p)).collect());
+        .profiles
+        .set(cache.profiles.into_iter().map(|p| (p.uid, p)).collect());
     store
-        .directory
-        .update(|d| d.group_infos = cache.group_infos.into_iter().map(|g| (g.gid, g)).collect());
+        .group_infos
+        .set(cache.group_infos.into_iter().map(|g| (g.gid, g)).collect());
 }
 
 /// Writes the lists, their versions and the details to localStorage.
@@ -71,27 +71,23 @@ fn save_cache(store: Store) {
     let friends = store.friends.get_untracked();
     let groups = store.groups.get_untracked();
     let mut others = 0;
-    let profiles = store
-        .directory
-        .with_untracked(|Directory { profiles: p, .. }| {
-            p.values()
-                .filter(|p| {
-                    friends.contains(&p.uid) || {
-                        others += 1;
-                        others <= MAX_OTHER_PROFILES
-                    }
-                })
-                .cloned()
-                .collect()
-        });
-    let group_infos = store
-        .directory
-        .with_untracked(|Directory { group_infos: g, .. }| {
-            g.values()
-                .filter(|g| groups.contains(&g.gid))
-                .cloned()
-                .collect()
-        });
+    let profiles = store.profiles.with_untracked(|p| {
+        p.values()
+            .filter(|p| {
+                friends.contains(&p.uid) || {
+                    others += 1;
+                    others <= MAX_OTHER_PROFILES
+                }
+            })
+            .cloned()
+            .collect()
+    });
+    let group_infos = store.group_infos.with_untracked(|g| {
+        g.values()
+            .filter(|g| groups.contains(&g.gid))
+            .cloned()
+            .collect()
+    });
     let cache = ListCache {
         versions: store.versions.get_value(),
         friends,
@@ -130,12 +126,12 @@ pub async fn reload_all(store: Store) {
                     .chain(requests.outgoing.iter().map(|r| r.to))
                     .collect(),
             );
-            store.invitations.update(|i| i.friend_requests = requests);
+            store.friend_requests.set(requests);
         }
         Err(error) => store.show_error(format!("Cannot load friend requests: {error}")),
     }
     match invites.await {
-        Ok(invites) => store.invitations.update(|i| i.group_invites = invites),
+        Ok(invites) => store.group_invites.set(invites),
         Err(error) => store.show_error(format!("Cannot load group invitations: {error}")),
     }
     reload_blocks(store).await;
@@ -281,50 +277,41 @@ async fn sync_once(store: Store, revalidate: bool) -> Result<(), ClientError> {
 async fn fetch_details(store: Store, revalidate: bool) {
     let friends = store.friends.get_untracked();
     let groups = store.groups.get_untracked();
-    let profile_items: Vec<KnownItem> =
-        store
-            .directory
-            .with_untracked(|Directory { profiles: held, .. }| {
-                let mut items: Vec<KnownItem> = friends
-                    .iter()
-                    .filter(|uid| revalidate || !held.contains_key(uid))
-                    .map(|uid| KnownItem {
-                        id: uid.0,
-                        time: held.get(uid).map(|p| p.time),
-                    })
-                    .collect();
-                if revalidate {
-                    items.extend(
-                        held.values()
-                            .filter(|p| !friends.contains(&p.uid))
-                            .map(|p| KnownItem {
-                                id: p.uid.0,
-                                time: Some(p.time),
-                            }),
-                    );
-                }
-                items
-            });
-    let group_items: Vec<KnownItem> = store.directory.with_untracked(
-        |Directory {
-             group_infos: held, ..
-         }| {
-            groups
-                .iter()
-                .filter(|gid| revalidate || !held.contains_key(gid))
-                .map(|gid| KnownItem {
-                    id: gid.0,
-                    time: held.get(gid).map(|g| g.time),
-                })
-                .collect()
-        },
-    );
+    let profile_items: Vec<KnownItem> = store.profiles.with_untracked(|held| {
+        let mut items: Vec<KnownItem> = friends
+            .iter()
+            .filter(|uid| revalidate || !held.contains_key(uid))
+            .map(|uid| KnownItem {
+                id: uid.0,
+                time: held.get(uid).map(|p| p.time),
+            })
+            .collect();
+        if revalidate {
+            items.extend(
+                held.values()
+                    .filter(|p| !friends.contains(&p.uid))
+                    .map(|p| KnownItem {
+                        id: p.uid.0,
+                        time: Some(p.time),
+                    }),
+            );
+        }
+        items
+    });
+    let group_items: Vec<KnownItem> = store.group_infos.with_untracked(|held| {
+        groups
+            .iter()
+            .filter(|gid| revalidate || !held.contains_key(gid))
+            .map(|gid| KnownItem {
+                id: gid.0,
+                time: held.get(gid).map(|g| g.time),
+            })
+            .collect()
+    });
     // Groups no longer in the list are forgotten.
-    store.directory.update(
-        |Directory {
-             group_infos: held, ..
-         }| held.retain(|gid, _| groups.contains(gid)),
-    );
+    store
+        .group_infos
+        .update(|held| held.retain(|gid, _| groups.contains(gid)));
     fetch_profiles(store, profile_items).await;
     fetch_groups(store, group_items).await;
     crate::actions::attach_drafts(store);
@@ -335,27 +322,24 @@ pub fn want_profiles(store: Store, uids: Vec<UserId>) {
     let Some(me) = store.my_uid() else {
         return;
     };
-    let items: Vec<KnownItem> =
-        store
-            .directory
-            .with_untracked(|Directory { profiles: held, .. }| {
-                store.fetching.with_value(|(users, _)| {
-                    let mut items: Vec<KnownItem> = Vec::new();
-                    for uid in uids {
-                        if uid != me
-                            && !held.contains_key(&uid)
-                            && !users.contains(&uid)
-                            && !items.iter().any(|i| i.id == uid.0)
-                        {
-                            items.push(KnownItem {
-                                id: uid.0,
-                                time: None,
-                            });
-                        }
-                    }
-                    items
-                })
-            });
+    let items: Vec<KnownItem> = store.profiles.with_untracked(|held| {
+        store.fetching.with_value(|(users, _)| {
+            let mut items: Vec<KnownItem> = Vec::new();
+            for uid in uids {
+                if uid != me
+                    && !held.contains_key(&uid)
+                    && !users.contains(&uid)
+                    && !items.iter().any(|i| i.id == uid.0)
+                {
+                    items.push(KnownItem {
+                        id: uid.0,
+                        time: None,
+                    });
+                }
+            }
+            items
+        })
+    });
     if !items.is_empty() {
         spawn_local(fetch_profiles(store, items));
     }
@@ -363,21 +347,17 @@ pub fn want_profiles(store: Store, uids: Vec<UserId>) {
 
 /// Fetches the details of these groups that this tab does not hold yet (in the background).
 pub fn want_groups(store: Store, gids: Vec<GroupId>) {
-    let items: Vec<KnownItem> = store.directory.with_untracked(
-        |Directory {
-             group_infos: held, ..
-         }| {
-            store.fetching.with_value(|(_, groups)| {
-                gids.into_iter()
-                    .filter(|gid| !held.contains_key(gid) && !groups.contains(gid))
-                    .map(|gid| KnownItem {
-                        id: gid.0,
-                        time: None,
-                    })
-                    .collect()
-            })
-        },
-    );
+    let items: Vec<KnownItem> = store.group_infos.with_untracked(|held| {
+        store.fetching.with_value(|(_, groups)| {
+            gids.into_iter()
+                .filter(|gid| !held.contains_key(gid) && !groups.contains(gid))
+                .map(|gid| KnownItem {
+                    id: gid.0,
+                    time: None,
+                })
+                .collect()
+        })
+    });
     if !items.is_empty() {
         spawn_local(fetch_groups(store, items));
     }
@@ -406,7 +386,7 @@ async fn fetch_profiles(store: Store, items: Vec<KnownItem>) {
             Ok(batch) => {
                 util::debug_add("profilesReceived", batch.profiles.len() as f64);
                 if !batch.profiles.is_empty() {
-                    store.directory.update(|Directory { profiles: held, .. }| {
+                    store.profiles.update(|held| {
                         for profile in batch.profiles {
                             held.insert(profile.uid, profile);
                         }
@@ -456,16 +436,12 @@ async fn fetch_groups(store: Store, items: Vec<KnownItem>) {
 
 /// Stores a group's details (newer `time` wins).
 pub fn put_group(store: Store, group: GroupInfo) {
-    store.directory.update(
-        |Directory {
-             group_infos: held, ..
-         }| {
-            let newer = held.get(&group.gid).is_none_or(|g| g.time <= group.time);
-            if newer {
-                held.insert(group.gid, group);
-            }
-        },
-    );
+    store.group_infos.update(|held| {
+        let newer = held.get(&group.gid).is_none_or(|g| g.time <= group.time);
+        if newer {
+            held.insert(group.gid, group);
+        }
+    });
 }
 
 /// Refetches one profile when the event's `time` differs from the held copy.
@@ -480,8 +456,8 @@ fn profile_changed(store: Store, uid: UserId, time: Millis) {
         return;
     }
     let held = store
-        .directory
-        .with_untracked(|Directory { profiles: p, .. }| p.get(&uid).map(|p| p.time));
+        .profiles
+        .with_untracked(|p| p.get(&uid).map(|p| p.time));
     let wanted = held.is_some() || store.friends.with_untracked(|f| f.contains(&uid));
     if wanted && held != Some(time) {
         spawn_local(fetch_profiles(
@@ -497,8 +473,8 @@ fn profile_changed(store: Store, uid: UserId, time: Millis) {
 /// Refetches one group's details when the event's `time` differs from the held copy.
 fn group_changed(store: Store, gid: GroupId, time: Millis) {
     let held = store
-        .directory
-        .with_untracked(|Directory { group_infos: g, .. }| g.get(&gid).map(|g| g.time));
+        .group_infos
+        .with_untracked(|g| g.get(&gid).map(|g| g.time));
     let wanted = held.is_some()
         || store.groups.with_untracked(|g| g.contains(&gid))
         || store.pending_join.get_untracked() == Some(gid);
@@ -524,22 +500,17 @@ pub fn upsert_friend_request(store: Store, request: FriendRequest) {
     } else {
         request.from
     };
-    store.invitations.update(
-        |Invitations {
-             friend_requests: lists,
-             ..
-         }| {
-            lists.incoming.retain(|r| r.id != request.id);
-            lists.outgoing.retain(|r| r.id != request.id);
-            if request.state == RequestState::Pending {
-                if request.to == me {
-                    lists.incoming.insert(0, request);
-                } else {
-                    lists.outgoing.insert(0, request);
-                }
+    store.friend_requests.update(|lists| {
+        lists.incoming.retain(|r| r.id != request.id);
+        lists.outgoing.retain(|r| r.id != request.id);
+        if request.state == RequestState::Pending {
+            if request.to == me {
+                lists.incoming.insert(0, request);
+            } else {
+                lists.outgoing.insert(0, request);
             }
-        },
-    );
+        }
+    });
     want_profiles(store, vec![other]);
 }
 
@@ -549,24 +520,19 @@ pub fn upsert_group_invite(store: Store, invite: GroupInvite) {
     let Some(me) = store.my_uid() else {
         return;
     };
-    store.invitations.update(
-        |Invitations {
-             group_invites: lists,
-             ..
-         }| {
-            lists.incoming.retain(|i| i.id != invite.id);
-            if invite.add_uid == me {
-                if invite.state == RequestState::Pending {
-                    lists.incoming.insert(0, invite);
-                }
-            } else if let Some(held) = lists.outgoing.iter_mut().find(|i| i.id == invite.id) {
-                *held = invite;
-            } else {
-                lists.outgoing.insert(0, invite);
-                lists.outgoing.truncate(50);
+    store.group_invites.update(|lists| {
+        lists.incoming.retain(|i| i.id != invite.id);
+        if invite.add_uid == me {
+            if invite.state == RequestState::Pending {
+                lists.incoming.insert(0, invite);
             }
-        },
-    );
+        } else if let Some(held) = lists.outgoing.iter_mut().find(|i| i.id == invite.id) {
+            *held = invite;
+        } else {
+            lists.outgoing.insert(0, invite);
+            lists.outgoing.truncate(50);
+        }
+    });
 }
 
 /// A join request: mine (its latest state, for the join page), or one to a group I manage
@@ -709,14 +675,10 @@ pub async fn block(store: Store, uid: UserId) -> Result<(), ClientError> {
             b.push(uid);
         }
     });
-    store.invitations.update(
-        |Invitations {
-             friend_requests: r, ..
-         }| {
-            r.incoming.retain(|q| q.from != uid);
-            r.outgoing.retain(|q| q.to != uid);
-        },
-    );
+    store.friend_requests.update(|r| {
+        r.incoming.retain(|q| q.from != uid);
+        r.outgoing.retain(|q| q.to != uid);
+    });
     spawn_local(sync_lists(store, false));
     Ok(())
 }
@@ -807,20 +769,13 @@ pub fn my_role(store: Store, gid: GroupId) -> Option<shared::groups::GroupRole> 
 
 /// Pending incoming friend requests and invitations, for the tab badges (tracked).
 pub fn badge_counts(store: Store) -> (usize, usize) {
-    let friends = store.invitations.with(
-        |Invitations {
-             friend_requests: r, ..
-         }| r.incoming.len(),
-    );
-    let groups = store.invitations.with(
-        |Invitations {
-             group_invites: i, ..
-         }| i.incoming.len(),
-    ) + store.group_lists.with(
-        |GroupLists {
-             join_requests: all, ..
-         }| all.values().map(Vec::len).sum::<usize>(),
-    );
+    let friends = store.friend_requests.with(|r| r.incoming.len());
+    let groups = store.group_invites.with(|i| i.incoming.len())
+        + store.group_lists.with(
+            |GroupLists {
+                 join_requests: all, ..
+             }| all.values().map(Vec::len).sum::<usize>(),
+        );
     (friends, groups)
 }
 

@@ -385,6 +385,10 @@ pub struct Store {
     pub friends: RwSignal<Vec<UserId>>,
     /// My groups (the versioned group list), cached in localStorage.
     pub groups: RwSignal<Vec<GroupId>>,
+    /// Profiles this tab knows (friends, group members, senders), cached by `time`.
+    pub profiles: RwSignal<HashMap<UserId, Profile>>,
+    /// Group details this tab knows, cached by `time`.
+    pub group_infos: RwSignal<HashMap<GroupId, GroupInfo>>,
     /// The lists were synced with the server at least once since the page loaded.
     pub lists_synced: RwSignal<bool>,
     /// The list versions held (those of `friends` and `groups`).
@@ -393,17 +397,17 @@ pub struct Store {
     pub(crate) list_sync: StoredValue<(bool, bool, bool)>,
     /// Profiles and groups whose details are being fetched.
     pub(crate) fetching: StoredValue<(HashSet<UserId>, HashSet<GroupId>)>,
+    /// Pending friend requests to and from me.
+    pub friend_requests: RwSignal<FriendRequests>,
     /// Users I blocked.
     pub blocks: RwSignal<Vec<UserId>>,
     /// Friends online now; `None` while unknown (or when the server has no presence).
     pub presence: RwSignal<Option<HashSet<UserId>>>,
+    /// Pending group invitations to me and from me.
+    pub group_invites: RwSignal<GroupInvites>,
     /// Member lists and join requests of groups (one signal: each signal type costs the module
     /// its own copy of Leptos's signal code).
     pub group_lists: RwSignal<GroupLists>,
-    /// Pending friend requests and group invitations, to me and from me (one signal).
-    pub invitations: RwSignal<Invitations>,
-    /// Profiles and group details this tab knows, each cached by its `time` (one signal).
-    pub directory: RwSignal<Directory>,
     /// The group whose details are shown on the Groups page.
     pub selected_group: RwSignal<Option<GroupId>>,
     /// A friend invite code from an opened `?add=CODE` link, waiting for confirmation.
@@ -417,24 +421,6 @@ pub struct Store {
     pub typing: RwSignal<HashMap<ConversationId, Vec<(UserId, Millis)>>>,
     /// When this tab last said it is typing.
     pub(crate) typing_sent: StoredValue<Millis>,
-}
-
-/// Pending friend requests and group invitations.
-#[derive(Clone, Debug, Default)]
-pub struct Invitations {
-    /// Pending friend requests to and from me.
-    pub friend_requests: FriendRequests,
-    /// Pending group invitations to me and from me.
-    pub group_invites: GroupInvites,
-}
-
-/// Details of people and groups this tab knows.
-#[derive(Clone, Debug, Default)]
-pub struct Directory {
-    /// Profiles (friends, group members, senders), cached by `time`.
-    pub profiles: HashMap<UserId, Profile>,
-    /// Group details, cached by `time`.
-    pub group_infos: HashMap<GroupId, GroupInfo>,
 }
 
 /// Lists about groups that this tab loaded or received.
@@ -495,15 +481,17 @@ impl Store {
             list_reload: StoredValue::new((false, false)),
             friends: RwSignal::new(Vec::new()),
             groups: RwSignal::new(Vec::new()),
+            profiles: RwSignal::new(HashMap::new()),
+            group_infos: RwSignal::new(HashMap::new()),
             lists_synced: RwSignal::new(false),
             versions: StoredValue::new(ListVersions::default()),
             list_sync: StoredValue::new((false, false, false)),
             fetching: StoredValue::new(Default::default()),
+            friend_requests: RwSignal::new(FriendRequests::default()),
             blocks: RwSignal::new(Vec::new()),
             presence: RwSignal::new(None),
+            group_invites: RwSignal::new(GroupInvites::default()),
             group_lists: RwSignal::new(GroupLists::default()),
-            invitations: RwSignal::new(Invitations::default()),
-            directory: RwSignal::new(Directory::default()),
             selected_group: RwSignal::new(None),
             pending_add: RwSignal::new(None),
             pending_join: RwSignal::new(None),
@@ -535,16 +523,12 @@ impl Store {
                 })
             })
             .or_else(|| {
-                self.directory.with_untracked(
-                    |Directory {
-                         group_infos: infos, ..
-                     }| {
-                        infos
-                            .values()
-                            .find(|g| &g.conversation == conversation)
-                            .map(|g| ChatKey::Group(g.gid))
-                    },
-                )
+                self.group_infos.with_untracked(|infos| {
+                    infos
+                        .values()
+                        .find(|g| &g.conversation == conversation)
+                        .map(|g| ChatKey::Group(g.gid))
+                })
             })
     }
 
@@ -558,18 +542,16 @@ impl Store {
     pub fn known_conversation(&self, key: ChatKey) -> Option<ConversationId> {
         match key {
             ChatKey::User(_) => None,
-            ChatKey::Group(gid) => self.directory.with_untracked(
-                |Directory {
-                     group_infos: infos, ..
-                 }| infos.get(&gid).map(|g| g.conversation.clone()),
-            ),
+            ChatKey::Group(gid) => self
+                .group_infos
+                .with_untracked(|infos| infos.get(&gid).map(|g| g.conversation.clone())),
         }
     }
 
     /// A user's nick name, from the cached profiles or a loaded member list (tracked).
     pub fn nick_of(&self, uid: UserId) -> Option<String> {
-        self.directory
-            .with(|Directory { profiles: p, .. }| p.get(&uid).map(|p| p.nick_name.clone()))
+        self.profiles
+            .with(|p| p.get(&uid).map(|p| p.nick_name.clone()))
             .or_else(|| {
                 self.group_lists.with(|GroupLists { members: m, .. }| {
                     m.values()
@@ -582,8 +564,8 @@ impl Store {
 
     /// A group's name, from the cached details or the conversation list (tracked).
     pub fn group_name(&self, gid: GroupId) -> Option<String> {
-        self.directory
-            .with(|Directory { group_infos: g, .. }| g.get(&gid).map(|g| g.gname.clone()))
+        self.group_infos
+            .with(|g| g.get(&gid).map(|g| g.gname.clone()))
             .or_else(|| {
                 self.conversations.with(|list| {
                     list.iter()

@@ -5,7 +5,7 @@ use super::ui::{
     ActionButton, CopyField, Field, Form, Input, OnOpen, Row, RowButton, act, dynamic, invalid, row,
 };
 use crate::social;
-use crate::state::{ChatKey, Invitations, Store, Tab, use_store};
+use crate::state::{ChatKey, Store, Tab, use_store};
 use crate::{actions, util};
 use leptos::prelude::*;
 use shared::UserId;
@@ -204,16 +204,12 @@ fn Requests() -> impl IntoView {
     let store = use_store();
     let rows_of = move |incoming: bool| {
         dynamic(move || {
-            store.invitations.with(
-                |Invitations {
-                     friend_requests: r, ..
-                 }| {
-                    let list = if incoming { &r.incoming } else { &r.outgoing };
-                    list.iter()
-                        .map(|r| row(request_row(store, r, incoming)))
-                        .collect::<Vec<_>>()
-                },
-            )
+            store.friend_requests.with(|r| {
+                let list = if incoming { &r.incoming } else { &r.outgoing };
+                list.iter()
+                    .map(|r| row(request_row(store, r, incoming)))
+                    .collect::<Vec<_>>()
+            })
         })
     };
     view! {
@@ -221,7 +217,7 @@ fn Requests() -> impl IntoView {
             id="friend-requests"
             class="card"
             prop:hidden=Signal::derive(move || {
-                store.invitations.with(|Invitations { friend_requests: r, .. }| r.incoming.is_empty() && r.outgoing.is_empty())
+                store.friend_requests.with(|r| r.incoming.is_empty() && r.outgoing.is_empty())
             })
         >
             <h2>"Friend requests"</h2>
@@ -230,7 +226,7 @@ fn Requests() -> impl IntoView {
                 {rows_of(true)}
             </ul>
             {empty_note(
-                Signal::derive(move || store.invitations.with(|Invitations { friend_requests: r, .. }| r.incoming.is_empty())),
+                Signal::derive(move || store.friend_requests.with(|r| r.incoming.is_empty())),
                 "None waiting for you.",
             )}
             <h3>"From you"</h3>
@@ -238,7 +234,7 @@ fn Requests() -> impl IntoView {
                 {rows_of(false)}
             </ul>
             {empty_note(
-                Signal::derive(move || store.invitations.with(|Invitations { friend_requests: r, .. }| r.outgoing.is_empty())),
+                Signal::derive(move || store.friend_requests.with(|r| r.outgoing.is_empty())),
                 "You have no requests waiting.",
             )}
         </section>

@@ -10,7 +10,7 @@ use super::ui::{
 use crate::api::{self, ClientError};
 use crate::components::{dynamic, memo};
 use crate::social;
-use crate::state::{ChatKey, Directory, GroupLists, Invitations, Store, Tab, use_store};
+use crate::state::{ChatKey, GroupLists, Store, Tab, use_store};
 use crate::{actions, util};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -195,62 +195,50 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
 fn Invitations() -> impl IntoView {
     let store = use_store();
     let incoming = dynamic(move || {
-        store.invitations.with(
-            |Invitations {
-                 group_invites: i, ..
-             }| {
-                i.incoming
-                    .iter()
-                    .map(|invite| row(invite_row(store, invite)))
-                    .collect::<Vec<_>>()
-            },
-        )
+        store.group_invites.with(|i| {
+            i.incoming
+                .iter()
+                .map(|invite| row(invite_row(store, invite)))
+                .collect::<Vec<_>>()
+        })
     });
     let outgoing = dynamic(move || {
-        store.invitations.with(
-            |Invitations {
-                 group_invites: i, ..
-             }| {
-                i.outgoing
-                    .iter()
-                    .map(|invite| {
-                        row(Row {
-                            kind: "sent-invite",
-                            id: Some(invite.id),
-                            gid: Some(invite.gid),
-                            uid: Some(invite.add_uid),
-                            title: store
-                                .nick_of(invite.add_uid)
-                                .unwrap_or_else(|| format!("uid {}", invite.add_uid)),
-                            sub: {
-                                let state = match invite.state {
-                                    RequestState::Pending => "waiting",
-                                    RequestState::Accepted => "accepted",
-                                    RequestState::Rejected => "declined",
-                                    RequestState::Cancelled => "cancelled",
-                                };
-                                let answer = invite
-                                    .result
-                                    .as_ref()
-                                    .map(|r| format!(" — “{r}”"))
-                                    .unwrap_or_default();
-                                format!("invited to {} · {state}{answer}", invite.gname)
-                            },
-                            ..Row::default()
-                        })
+        store.group_invites.with(|i| {
+            i.outgoing
+                .iter()
+                .map(|invite| {
+                    row(Row {
+                        kind: "sent-invite",
+                        id: Some(invite.id),
+                        gid: Some(invite.gid),
+                        uid: Some(invite.add_uid),
+                        title: store
+                            .nick_of(invite.add_uid)
+                            .unwrap_or_else(|| format!("uid {}", invite.add_uid)),
+                        sub: {
+                            let state = match invite.state {
+                                RequestState::Pending => "waiting",
+                                RequestState::Accepted => "accepted",
+                                RequestState::Rejected => "declined",
+                                RequestState::Cancelled => "cancelled",
+                            };
+                            let answer = invite
+                                .result
+                                .as_ref()
+                                .map(|r| format!(" — “{r}”"))
+                                .unwrap_or_default();
+                            format!("invited to {} · {state}{answer}", invite.gname)
+                        },
+                        ..Row::default()
                     })
-                    .collect::<Vec<_>>()
-            },
-        )
+                })
+                .collect::<Vec<_>>()
+        })
     });
     let none = dynamic(move || {
         store
-            .invitations
-            .with(
-                |Invitations {
-                     group_invites: i, ..
-                 }| i.incoming.is_empty(),
-            )
+            .group_invites
+            .with(|i| i.incoming.is_empty())
             .then(|| view! { <p class="empty-note">"No invitations for you."</p> })
     });
     view! {
@@ -258,7 +246,7 @@ fn Invitations() -> impl IntoView {
             id="group-invitations"
             class="card"
             prop:hidden=Signal::derive(move || {
-                store.invitations.with(|Invitations { group_invites: i, .. }| i.incoming.is_empty() && i.outgoing.is_empty())
+                store.group_invites.with(|i| i.incoming.is_empty() && i.outgoing.is_empty())
             })
         >
             <h2>"Invitations"</h2>
@@ -266,7 +254,7 @@ fn Invitations() -> impl IntoView {
                 {incoming}
             </ul>
             {none}
-            <h3 prop:hidden=Signal::derive(move || store.invitations.with(|Invitations { group_invites: i, .. }| i.outgoing.is_empty()))>
+            <h3 prop:hidden=Signal::derive(move || store.group_invites.with(|i| i.outgoing.is_empty()))>
                 "Sent by you"
             </h3>
             <ul id="sent-invites" class="rows">
@@ -323,9 +311,7 @@ fn GroupList() -> impl IntoView {
             .get()
             .into_iter()
             .map(|gid| {
-                let info = store
-                    .directory
-                    .with(|Directory { group_infos: g, .. }| g.get(&gid).cloned());
+                let info = store.group_infos.with(|g| g.get(&gid).cloned());
                 let sub = info.map_or_else(String::new, |g| {
                     if g.dissolved {
                         "dissolved".to_owned()
@@ -458,11 +444,7 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
             social::load_join_requests(store, gid).await;
         }
     });
-    let info = memo(move || {
-        store
-            .directory
-            .with(|Directory { group_infos: g, .. }| g.get(&gid).cloned())
-    });
+    let info = memo(move || store.group_infos.with(|g| g.get(&gid).cloned()));
     let role = memo(move || social::my_role(store, gid));
     let manager = move || matches!(role.get(), Some(GroupRole::Owner | GroupRole::Admin));
     let owner = move || role.get() == Some(GroupRole::Owner);
@@ -560,9 +542,7 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
 #[component]
 fn GroupSettings(gid: GroupId) -> impl IntoView {
     let store = use_store();
-    let current = store
-        .directory
-        .with_untracked(|Directory { group_infos: g, .. }| g.get(&gid).cloned());
+    let current = store.group_infos.with_untracked(|g| g.get(&gid).cloned());
     let name = RwSignal::new(
         current
             .as_ref()
