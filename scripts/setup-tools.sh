@@ -22,9 +22,10 @@ if [[ "$have" != "$want" ]]; then
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
-# Optional: wasm-opt from npm's binaryen shrinks the client by about a quarter. Never Debian's
-# binaryen (too old; its output fails in the browser).
-if [[ ! -x node_modules/.bin/wasm-opt ]] && command -v npm >/dev/null 2>&1; then
-  echo "==> installing binaryen (wasm-opt) from npm"
-  npm ci --no-audit --no-fund || echo "note: npm ci failed; the client is built without wasm-opt" >&2
+# Optional: wasm-opt from npm's binaryen shrinks the client by about a quarter, and terser
+# minifies the JS glue. Never Debian's binaryen (too old; its output fails in the browser).
+if { [[ ! -x node_modules/.bin/wasm-opt ]] || [[ ! -x node_modules/.bin/terser ]]; } \
+  && command -v npm >/dev/null 2>&1; then
+  echo "==> installing binaryen (wasm-opt) and terser from npm"
+  npm ci --no-audit --no-fund || echo "note: npm ci failed; the client is built without wasm-opt/terser" >&2
 fi

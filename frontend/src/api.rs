@@ -19,7 +19,11 @@ use shared::{
 };
 use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
@@ -104,51 +108,75 @@ impl fmt::Display for ClientError {
 }
 
 /// How a request may be cut short.
-enum Limit<'a> {
+enum Limit {
     /// Aborted after this long.
     Timeout(Duration),
     /// Aborted when this signal fires (the caller owns the controller).
-    Signal(&'a AbortSignal),
+    Signal(AbortSignal),
+}
+
+/// A call on its way: the request as one boxed future that is the same for every call, then its
+/// body decoded as `T`. Only this small `poll` and the decoding exist once per answer type;
+/// the request code, and the state machines of the callers awaiting a `Call`, do not grow with
+/// the number of answer types.
+#[must_use = "a call does nothing unless awaited"]
+pub struct Call<T> {
+    text: Pin<Box<dyn Future<Output = Result<String, ClientError>>>>,
+    answer: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Future for Call<T> {
+    type Output = Result<T, ClientError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.text
+            .as_mut()
+            .poll(cx)
+            .map(|text| text.and_then(|text| decode(&text)))
+    }
+}
+
+/// Reads an answer's body as `T`; 204 No Content reads as `null`, which is what `()` expects.
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, ClientError> {
+    let text = if text.trim().is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
 /// `GET /api/me`.
-pub async fn me() -> Result<Me, ClientError> {
+pub fn me() -> Call<Me> {
     call(
         Method::GET,
         "/api/me",
         None::<&()>,
         Limit::Timeout(CALL_TIMEOUT),
     )
-    .await
 }
 
 /// `POST /api/session/guest`: a new guest identity.
-pub async fn create_guest() -> Result<GuestSession, ClientError> {
+pub fn create_guest() -> Call<GuestSession> {
     call(
         Method::POST,
         "/api/session/guest",
         None::<&()>,
         Limit::Timeout(CALL_TIMEOUT),
     )
-    .await
 }
 
 /// `POST /api/session/identify`: signs in as a site's user with the site's identity token (the
 /// widget's `identify`). A new session, with its token in the body as for a guest.
-pub async fn identify(token: &str) -> Result<GuestSession, ClientError> {
+pub fn identify(token: &str) -> Call<GuestSession> {
     post(
         "/api/session/identify",
         &IdentifyRequest {
             token: token.to_owned(),
         },
     )
-    .await
 }
 
 /// `GET /api/users/{uid}/presence`: whether a user is online (403 `forbidden_by_privacy` when
 /// they do not show it to the caller).
-pub async fn user_presence(uid: UserId) -> Result<UserPresence, ClientError> {
-    get(&format!("/api/users/{uid}/presence")).await
+pub fn user_presence(uid: UserId) -> Call<UserPresence> {
+    get(&format!("/api/users/{uid}/presence"))
 }
 
 /// `POST /api/conversations/{id}/typing`: tells the other members that we are typing.
@@ -160,14 +188,13 @@ pub async fn typing(conversation: &ConversationId) -> Result<(), ClientError> {
 }
 
 /// `GET /api/conversations`.
-pub async fn conversations() -> Result<ConversationList, ClientError> {
+pub fn conversations() -> Call<ConversationList> {
     call(
         Method::GET,
         "/api/conversations",
         None::<&()>,
         Limit::Timeout(CALL_TIMEOUT),
     )
-    .await
 }
 
 /// Which page of a conversation's history to read.
@@ -182,10 +209,7 @@ pub enum Page {
 }
 
 /// `GET /api/conversations/{id}/messages`.
-pub async fn history(
-    conversation: &ConversationId,
-    page: Page,
-) -> Result<MessagePage, ClientError> {
+pub fn history(conversation: &ConversationId, page: Page) -> Call<MessagePage> {
     let query = match page {
         Page::Latest => String::new(),
         Page::Before(seq, limit) => format!("?before_seq={seq}&limit={limit}"),
@@ -195,11 +219,11 @@ pub async fn history(
         "/api/conversations/{}/messages{query}",
         encode(&conversation.0)
     );
-    call(Method::GET, &url, None::<&()>, Limit::Timeout(CALL_TIMEOUT)).await
+    call(Method::GET, &url, None::<&()>, Limit::Timeout(CALL_TIMEOUT))
 }
 
 /// `POST /api/conversations/{id}/read`.
-pub async fn mark_read(conversation: &ConversationId, seq: Seq) -> Result<ReadState, ClientError> {
+pub fn mark_read(conversation: &ConversationId, seq: Seq) -> Call<ReadState> {
     let url = format!("/api/conversations/{}/read", encode(&conversation.0));
     call(
         Method::POST,
@@ -207,18 +231,16 @@ pub async fn mark_read(conversation: &ConversationId, seq: Seq) -> Result<ReadSt
         Some(&MarkRead { seq }),
         Limit::Timeout(CALL_TIMEOUT),
     )
-    .await
 }
 
 /// `POST /api/messages`, given up after `SEND_TIMEOUT`.
-pub async fn send_message(message: &SendMessage) -> Result<SendAck, ClientError> {
+pub fn send_message(message: &SendMessage) -> Call<SendAck> {
     call(
         Method::POST,
         "/api/messages",
         Some(message),
         Limit::Timeout(SEND_TIMEOUT),
     )
-    .await
 }
 
 /// `GET /api/events?after=CURSOR&timeout=SECS`: the long-poll, cancelled by `signal`.
@@ -228,7 +250,13 @@ pub async fn poll_events(
     signal: &AbortSignal,
 ) -> Result<EventBatch, ClientError> {
     let url = format!("/api/events?after={after}&timeout={timeout_secs}");
-    let raw: RawBatch = call(Method::GET, &url, None::<&()>, Limit::Signal(signal)).await?;
+    let raw: RawBatch = call(
+        Method::GET,
+        &url,
+        None::<&()>,
+        Limit::Signal(signal.clone()),
+    )
+    .await?;
     Ok(EventBatch {
         cursor: raw.cursor,
         events: raw.events.iter().filter_map(|e| decode_event(e)).collect(),
@@ -323,29 +351,23 @@ fn decode_event(raw: &RawValue) -> Option<Event> {
 }
 
 /// `GET url`.
-pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, ClientError> {
-    call(Method::GET, url, None::<&()>, Limit::Timeout(CALL_TIMEOUT)).await
+pub fn get<T: DeserializeOwned>(url: &str) -> Call<T> {
+    call(Method::GET, url, None::<&()>, Limit::Timeout(CALL_TIMEOUT))
 }
 
 /// `POST url` with a JSON body.
-pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
-    url: &str,
-    body: &B,
-) -> Result<T, ClientError> {
-    call(Method::POST, url, Some(body), Limit::Timeout(CALL_TIMEOUT)).await
+pub fn post<B: Serialize + ?Sized, T: DeserializeOwned>(url: &str, body: &B) -> Call<T> {
+    call(Method::POST, url, Some(body), Limit::Timeout(CALL_TIMEOUT))
 }
 
 /// `POST url` for an action without parameters (sends `{}`, so the body is always JSON).
-pub async fn post_empty<T: DeserializeOwned>(url: &str) -> Result<T, ClientError> {
-    post(url, &Empty {}).await
+pub fn post_empty<T: DeserializeOwned>(url: &str) -> Call<T> {
+    post(url, &Empty {})
 }
 
 /// `PATCH url` with a JSON body.
-pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
-    url: &str,
-    body: &B,
-) -> Result<T, ClientError> {
-    call(Method::PATCH, url, Some(body), Limit::Timeout(CALL_TIMEOUT)).await
+pub fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(url: &str, body: &B) -> Call<T> {
+    call(Method::PATCH, url, Some(body), Limit::Timeout(CALL_TIMEOUT))
 }
 
 /// `DELETE url` (the answer is 204, or a body that is ignored).
@@ -363,27 +385,30 @@ fn encode(segment: &str) -> String {
     String::from(js_sys::encode_uri_component(segment))
 }
 
-async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+fn call<B: Serialize + ?Sized, T>(
     method: Method,
     url: &str,
     body: Option<&B>,
-    limit: Limit<'_>,
-) -> Result<T, ClientError> {
-    let json = match body {
-        Some(body) => {
-            Some(serde_json::to_string(body).map_err(|e| ClientError::Decode(e.to_string()))?)
-        }
-        None => None,
-    };
-    // Boxed: one copy of the request code, not one per answer type.
-    let text = Box::pin(call_text(method, url, json, limit)).await?;
-    // 204 No Content reads as `null`, which is what `()` expects.
-    let text = if text.trim().is_empty() {
-        "null"
-    } else {
-        &text
-    };
-    serde_json::from_str(text).map_err(|e| ClientError::Decode(e.to_string()))
+    limit: Limit,
+) -> Call<T> {
+    let json = body
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| ClientError::Decode(e.to_string()));
+    Call {
+        text: start(method, url.to_owned(), json, limit),
+        answer: PhantomData,
+    }
+}
+
+/// The request part of every call, boxed: one copy of it in the module.
+fn start(
+    method: Method,
+    url: String,
+    body: Result<Option<String>, ClientError>,
+    limit: Limit,
+) -> Pin<Box<dyn Future<Output = Result<String, ClientError>>>> {
+    Box::pin(async move { call_text(method, &url, body?, limit).await })
 }
 
 /// Sends a request and returns the body of a success answer, or the error the answer carries.
@@ -391,14 +416,14 @@ async fn call_text(
     method: Method,
     url: &str,
     body: Option<String>,
-    limit: Limit<'_>,
+    limit: Limit,
 ) -> Result<String, ClientError> {
     // A timeout is an abort fired by a timer; `timed_out` tells it apart from the caller's abort.
     let timed_out = Rc::new(RefCell::new(false));
     let mut _timer = None;
     let own_controller;
     let signal = match limit {
-        Limit::Signal(signal) => signal.clone(),
+        Limit::Signal(signal) => signal,
         Limit::Timeout(duration) => {
             own_controller = AbortController::new()
                 .map_err(|_| ClientError::Network("AbortController unavailable".into()))?;

@@ -3,6 +3,7 @@
 
 use crate::actions;
 use crate::api::{self, ClientError};
+use crate::components::{dynamic, memo};
 use crate::state::{ChatKey, Store, Upload, use_store};
 use js_sys::Uint8Array;
 use leptos::prelude::*;
@@ -31,7 +32,7 @@ thread_local! {
 /// Records what the server says about a file (an answer, or `file_ready`).
 pub fn known(store: Store, file: FileInfo) {
     store.files.update(|files| {
-        files.insert(file.id.clone(), file);
+        files.info.insert(file.id.clone(), file);
     });
 }
 
@@ -135,8 +136,8 @@ fn window() -> web_sys::Window {
 }
 
 fn set_upload(store: Store, id: &FileId, f: impl FnOnce(&mut Upload)) {
-    store.uploads.update(|u| {
-        if let Some(upload) = u.get_mut(id) {
+    store.files.update(|files| {
+        if let Some(upload) = files.uploads.get_mut(id) {
             f(upload);
         }
     });
@@ -152,8 +153,8 @@ fn start(store: Store, id: FileId, offset: u64) {
         return;
     };
     let size = file.size() as u64;
-    store.uploads.update(|u| {
-        u.insert(
+    store.files.update(|f| {
+        f.uploads.insert(
             id.clone(),
             Upload {
                 sent: offset,
@@ -194,8 +195,8 @@ fn finished(store: Store, id: FileId, result: Result<FileInfo, ClientError>) {
         }
         Err(error) => {
             let cancelled = store
-                .uploads
-                .with_untracked(|u| u.get(&id).is_some_and(|u| !u.running));
+                .files
+                .with_untracked(|f| f.uploads.get(&id).is_some_and(|u| !u.running));
             Some(if cancelled {
                 "Upload cancelled".to_owned()
             } else {
@@ -219,8 +220,8 @@ fn finished(store: Store, id: FileId, result: Result<FileInfo, ClientError>) {
             }
         });
         if done {
-            store.uploads.update(|u| {
-                u.remove(&id);
+            store.files.update(|f| {
+                f.uploads.remove(&id);
             });
         }
     });
@@ -367,9 +368,10 @@ pub fn AttachmentView(msg_type: MsgType, content: String) -> impl IntoView {
     let store = use_store();
     let info = {
         let id = id.clone();
-        Memo::new(move |_| {
+        memo(move || {
             store.files.with(|f| {
-                f.get(&id)
+                f.info
+                    .get(&id)
                     .map(|i| (i.state, i.failure, i.thumbnail && image))
             })
         })
@@ -436,18 +438,18 @@ fn UploadControls(id: FileId) -> impl IntoView {
     let store = use_store();
     let percent = {
         let id = id.clone();
-        Memo::new(move |_| {
+        memo(move || {
             store
-                .uploads
-                .with(|u| u.get(&id).map_or(0, Upload::percent))
+                .files
+                .with(|f| f.uploads.get(&id).map_or(0, Upload::percent))
         })
     };
     let status = {
         let id = id.clone();
-        Memo::new(move |_| {
+        memo(move || {
             store
-                .uploads
-                .with(|u| u.get(&id).map(|u| (u.running, u.error.clone())))
+                .files
+                .with(|f| f.uploads.get(&id).map(|u| (u.running, u.error.clone())))
         })
     };
     move || {
@@ -462,7 +464,7 @@ fn UploadControls(id: FileId) -> impl IntoView {
                             max="100"
                             value=move || percent.get().to_string()
                         ></progress>
-                        <span class="upload-percent">{move || format!("{}%", percent.get())}</span>
+                        <span class="upload-percent">{dynamic(move || format!("{}%", percent.get()))}</span>
                         <button
                             class="upload-cancel secondary"
                             type="button"

@@ -9,7 +9,7 @@
 //! the server sends only what changed. `profile` and `group` events invalidate one entry.
 
 use crate::api::{self, ClientError};
-use crate::state::{ChatKey, Store};
+use crate::state::{ChatKey, GroupLists, Store};
 use crate::util;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -138,8 +138,8 @@ pub async fn reload_all(store: Store) {
     reload_presence(store).await;
     // Views that were open re-read what they show.
     let loaded: Vec<GroupId> = store
-        .members
-        .with_untracked(|m| m.keys().copied().collect());
+        .group_lists
+        .with_untracked(|GroupLists { members: m, .. }| m.keys().copied().collect());
     for gid in loaded {
         spawn_local(load_members(store, gid));
     }
@@ -539,18 +539,25 @@ pub fn upsert_group_invite(store: Store, invite: GroupInvite) {
 /// (listed while pending).
 pub fn upsert_join_request(store: Store, request: GroupJoinRequest) {
     if Some(request.uid) == store.my_uid() {
-        store
-            .my_join_requests
-            .update(|mine| drop(mine.insert(request.gid, request)));
+        store.group_lists.update(
+            |GroupLists {
+                 my_join_requests: mine,
+                 ..
+             }| drop(mine.insert(request.gid, request)),
+        );
         return;
     }
-    store.join_requests.update(|all| {
-        let list = all.entry(request.gid).or_default();
-        list.retain(|r| r.id != request.id);
-        if request.state == RequestState::Pending {
-            list.push(request);
-        }
-    });
+    store.group_lists.update(
+        |GroupLists {
+             join_requests: all, ..
+         }| {
+            let list = all.entry(request.gid).or_default();
+            list.retain(|r| r.id != request.id);
+            if request.state == RequestState::Pending {
+                list.push(request);
+            }
+        },
+    );
 }
 
 /// Applies the events of contacts and groups. Returns the events it does not handle.
@@ -579,7 +586,10 @@ pub fn apply_event(store: Store, event: Event) -> Option<Event> {
         Event::GroupJoinRequest { request } => upsert_join_request(store, request),
         Event::Group { gid, time } => group_changed(store, gid, time),
         Event::GroupMembers { gid } => {
-            if store.members.with_untracked(|m| m.contains_key(&gid)) {
+            if store
+                .group_lists
+                .with_untracked(|GroupLists { members: m, .. }| m.contains_key(&gid))
+            {
                 spawn_local(load_members(store, gid));
             }
         }
@@ -593,10 +603,14 @@ pub async fn load_members(store: Store, gid: GroupId) {
     match api::get::<GroupMembers>(&format!("/api/groups/{gid}/members")).await {
         Ok(list) => {
             // Member nicks seed the profile cache's fallback for senders.
-            store.members.update(|m| drop(m.insert(gid, list.members)));
+            store
+                .group_lists
+                .update(|GroupLists { members: m, .. }| drop(m.insert(gid, list.members)));
         }
         Err(error) if error.is(ErrorCode::NotAMember) || error.is(ErrorCode::GroupNotFound) => {
-            store.members.update(|m| drop(m.remove(&gid)));
+            store
+                .group_lists
+                .update(|GroupLists { members: m, .. }| drop(m.remove(&gid)));
         }
         Err(error) => store.show_error(format!("Cannot load the members: {error}")),
     }
@@ -605,9 +619,11 @@ pub async fn load_members(store: Store, gid: GroupId) {
 /// `GET /api/groups/{gid}/requests` (owner and admins) into the store.
 pub async fn load_join_requests(store: Store, gid: GroupId) {
     match api::get::<GroupJoinRequests>(&format!("/api/groups/{gid}/requests")).await {
-        Ok(list) => store
-            .join_requests
-            .update(|all| drop(all.insert(gid, list.requests))),
+        Ok(list) => store.group_lists.update(
+            |GroupLists {
+                 join_requests: all, ..
+             }| drop(all.insert(gid, list.requests)),
+        ),
         // Plain members may not see them: nothing to show.
         Err(error)
             if error.is(ErrorCode::InsufficientRole)
@@ -729,7 +745,9 @@ pub fn group_updated(store: Store, group: GroupInfo) {
 /// Forgets a group this user left, was removed from, or dissolved.
 pub fn group_gone(store: Store, gid: GroupId) {
     store.groups.update(|g| g.retain(|x| *x != gid));
-    store.members.update(|m| drop(m.remove(&gid)));
+    store
+        .group_lists
+        .update(|GroupLists { members: m, .. }| drop(m.remove(&gid)));
     if store.selected_group.get_untracked() == Some(gid) {
         store.selected_group.set(None);
     }
@@ -743,7 +761,7 @@ pub fn group_gone(store: Store, gid: GroupId) {
 /// My role in a group, from its loaded member list (tracked).
 pub fn my_role(store: Store, gid: GroupId) -> Option<shared::groups::GroupRole> {
     let me = store.me.with(|m| m.as_ref().map(|m| m.uid))?;
-    store.members.with(|m| {
+    store.group_lists.with(|GroupLists { members: m, .. }| {
         m.get(&gid)
             .and_then(|list| list.iter().find(|x| x.uid == me).map(|x| x.role))
     })
@@ -753,9 +771,11 @@ pub fn my_role(store: Store, gid: GroupId) -> Option<shared::groups::GroupRole> 
 pub fn badge_counts(store: Store) -> (usize, usize) {
     let friends = store.friend_requests.with(|r| r.incoming.len());
     let groups = store.group_invites.with(|i| i.incoming.len())
-        + store
-            .join_requests
-            .with(|all| all.values().map(Vec::len).sum::<usize>());
+        + store.group_lists.with(
+            |GroupLists {
+                 join_requests: all, ..
+             }| all.values().map(Vec::len).sum::<usize>(),
+        );
     (friends, groups)
 }
 

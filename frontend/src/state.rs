@@ -405,27 +405,43 @@ pub struct Store {
     pub presence: RwSignal<Option<HashSet<UserId>>>,
     /// Pending group invitations to me and from me.
     pub group_invites: RwSignal<GroupInvites>,
-    /// Member lists of the groups whose details were opened.
-    pub members: RwSignal<HashMap<GroupId, Vec<GroupMember>>>,
-    /// Pending join requests to groups I manage, by group (those loaded or received live).
-    pub join_requests: RwSignal<HashMap<GroupId, Vec<GroupJoinRequest>>>,
-    /// My own join requests, by group (the latest state of each).
-    pub my_join_requests: RwSignal<HashMap<GroupId, GroupJoinRequest>>,
+    /// Member lists and join requests of groups (one signal: each signal type costs the module
+    /// its own copy of Leptos's signal code).
+    pub group_lists: RwSignal<GroupLists>,
     /// The group whose details are shown on the Groups page.
     pub selected_group: RwSignal<Option<GroupId>>,
     /// A friend invite code from an opened `?add=CODE` link, waiting for confirmation.
     pub pending_add: RwSignal<Option<String>>,
     /// A group from an opened `?join=GID` link.
     pub pending_join: RwSignal<Option<GroupId>>,
-    /// Uploaded files this tab knows the state of (from `GET /api/files/{id}`, `file_ready`, and
-    /// its own uploads).
-    pub files: RwSignal<HashMap<FileId, FileInfo>>,
-    /// Uploads this tab runs or ran: progress, or why they stopped.
-    pub uploads: RwSignal<HashMap<FileId, Upload>>,
+    /// Uploaded files and this tab's uploads (one signal: each signal type costs the module its
+    /// own copy of Leptos's signal code).
+    pub files: RwSignal<Files>,
     /// Who is typing where, each until when (ms since the epoch).
     pub typing: RwSignal<HashMap<ConversationId, Vec<(UserId, Millis)>>>,
     /// When this tab last said it is typing.
     pub(crate) typing_sent: StoredValue<Millis>,
+}
+
+/// Lists about groups that this tab loaded or received.
+#[derive(Clone, Debug, Default)]
+pub struct GroupLists {
+    /// Member lists of the groups whose details were opened.
+    pub members: HashMap<GroupId, Vec<GroupMember>>,
+    /// Pending join requests to groups I manage, by group (those loaded or received live).
+    pub join_requests: HashMap<GroupId, Vec<GroupJoinRequest>>,
+    /// My own join requests, by group (the latest state of each).
+    pub my_join_requests: HashMap<GroupId, GroupJoinRequest>,
+}
+
+/// What this tab knows about uploaded files.
+#[derive(Clone, Debug, Default)]
+pub struct Files {
+    /// Files this tab knows the state of (from `GET /api/files/{id}`, `file_ready`, and its own
+    /// uploads).
+    pub info: HashMap<FileId, FileInfo>,
+    /// Uploads this tab runs or ran: progress, or why they stopped.
+    pub uploads: HashMap<FileId, Upload>,
 }
 
 /// An upload of this tab.
@@ -475,14 +491,11 @@ impl Store {
             blocks: RwSignal::new(Vec::new()),
             presence: RwSignal::new(None),
             group_invites: RwSignal::new(GroupInvites::default()),
-            members: RwSignal::new(HashMap::new()),
-            join_requests: RwSignal::new(HashMap::new()),
-            my_join_requests: RwSignal::new(HashMap::new()),
+            group_lists: RwSignal::new(GroupLists::default()),
             selected_group: RwSignal::new(None),
             pending_add: RwSignal::new(None),
             pending_join: RwSignal::new(None),
-            files: RwSignal::new(HashMap::new()),
-            uploads: RwSignal::new(HashMap::new()),
+            files: RwSignal::new(Files::default()),
             typing: RwSignal::new(HashMap::new()),
             typing_sent: StoredValue::new(0),
         }
@@ -540,7 +553,7 @@ impl Store {
         self.profiles
             .with(|p| p.get(&uid).map(|p| p.nick_name.clone()))
             .or_else(|| {
-                self.members.with(|m| {
+                self.group_lists.with(|GroupLists { members: m, .. }| {
                     m.values()
                         .flatten()
                         .find(|x| x.uid == uid)

@@ -7,6 +7,7 @@ use super::groups::GroupsPage;
 use super::header::{Banner, Header};
 use super::profile::ProfilePage;
 use super::sidebar::Sidebar;
+use super::ui::{effect, memo};
 use crate::state::{ChatKey, Store, Tab, provide_store};
 use crate::{actions, sync, util};
 use leptos::prelude::*;
@@ -24,7 +25,7 @@ pub fn App() -> impl IntoView {
     on_cleanup(move || visibility.remove());
     mark_open_chat_read(store);
 
-    let tab = Memo::new(move |_| store.tab.get());
+    let tab = memo(move || store.tab.get());
     view! {
         <div class="app">
             <Header />
@@ -45,7 +46,7 @@ pub fn App() -> impl IntoView {
 /// While a chat is open and shown and the tab is visible, its read position follows its newest
 /// message.
 pub(crate) fn mark_open_chat_read(store: Store) {
-    Effect::new(move |_| {
+    effect(move || {
         let Some(key) = store.open_chat.get() else {
             return;
         };

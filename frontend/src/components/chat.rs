@@ -2,6 +2,7 @@
 
 use super::sidebar::initial_of;
 use crate::actions;
+use crate::components::{dynamic, effect, memo, shown};
 use crate::files::{self, AttachmentView};
 use crate::i18n::{self, t};
 use crate::state::{ChatKey, ChatMessage, SendState, Store, Tab, use_store};
@@ -22,10 +23,10 @@ const LOAD_OLDER_PX: i32 = 60;
 pub fn ChatPane() -> impl IntoView {
     let store = use_store();
     // A memo, so opening the chat that is already open does not rebuild it.
-    let open = Memo::new(move |_| store.open_chat.get());
+    let open = memo(move || store.open_chat.get());
     view! {
         <section class="chat-pane">
-            {move || match open.get() {
+            {dynamic(move || match open.get() {
                 Some(key) => view! { <ChatView key /> }.into_any(),
                 None => {
                     view! {
@@ -36,7 +37,7 @@ pub fn ChatPane() -> impl IntoView {
                     }
                         .into_any()
                 }
-            }}
+            })}
         </section>
     }
 }
@@ -50,7 +51,7 @@ pub(crate) fn ChatView(
     #[prop(default = None)] greeting: Option<String>,
 ) -> impl IntoView {
     let store = use_store();
-    let name = Memo::new(move |_| match key {
+    let name = memo(move || match key {
         ChatKey::User(uid) => store
             .conversations
             .with(|list| {
@@ -69,13 +70,13 @@ pub(crate) fn ChatView(
         ChatKey::User(uid) => (Some(uid.0.to_string()), None),
         ChatKey::Group(gid) => (None, Some(gid.0.to_string())),
     };
-    let title = move || {
+    let title = dynamic(move || {
         name.get().unwrap_or_else(|| match key {
             ChatKey::User(uid) => format!("uid {uid}"),
             ChatKey::Group(gid) => format!("group {gid}"),
         })
-    };
-    let subtitle = move || match key {
+    });
+    let subtitle = dynamic(move || match key {
         ChatKey::Group(gid) => format!("group {gid}"),
         ChatKey::User(uid) => {
             let known = store
@@ -87,7 +88,7 @@ pub(crate) fn ChatView(
                 "new chat — your first message starts the conversation".to_owned()
             }
         }
-    };
+    });
     let details = move |_| {
         if let ChatKey::Group(gid) = key {
             store.selected_group.set(Some(gid));
@@ -108,7 +109,7 @@ pub(crate) fn ChatView(
         >
             <div class="chat-header" hidden=bare>
                 <span class="avatar" class:group=matches!(key, ChatKey::Group(_)) aria-hidden="true">
-                    {move || name.get().map_or_else(|| "#".to_owned(), |n| initial_of(&n))}
+                    {dynamic(move || name.get().map_or_else(|| "#".to_owned(), |n| initial_of(&n)))}
                 </span>
                 <div class="chat-heading">
                     <div class="chat-title">{title}</div>
@@ -159,7 +160,7 @@ fn History(key: ChatKey, greeting: Option<String>) -> impl IntoView {
     let at_start = move || thread_is(|t| t.loaded && !t.has_older && !t.messages.is_empty());
 
     // Follow new messages at the bottom.
-    Effect::new(move |_| {
+    effect(move || {
         let me = store.me.get().map(|m| m.uid);
         let last = store.threads.with(|t| {
             t.get(&key).and_then(|t| {
@@ -197,25 +198,37 @@ fn History(key: ChatKey, greeting: Option<String>) -> impl IntoView {
     view! {
         <div id="history" class="history" node_ref=history on:scroll=on_scroll>
             {greeting.map(|text| view! { <p id="greeting" class="greeting">{text}</p> })}
-            <Show when=has_older>
+            {shown(
+                has_older,
+                move || view! {
                 <button
                     class="load-older"
                     type="button"
                     disabled=loading_older
                     on:click=move |_| load_older_keeping_position(store, key, history)
                 >
-                    {move || t(if loading_older() { &i18n::LOADING } else { &i18n::LOAD_OLDER })}
+                    {dynamic(move || t(if loading_older() { &i18n::LOADING } else { &i18n::LOAD_OLDER }))}
                 </button>
-            </Show>
-            <Show when=at_start>
+                },
+            )}
+            {shown(
+                at_start,
+                move || view! {
                 <p class="history-start">{t(&i18n::HISTORY_START)}</p>
-            </Show>
-            <Show when=loading>
+                },
+            )}
+            {shown(
+                loading,
+                move || view! {
                 <p class="history-note">{t(&i18n::LOADING_MESSAGES)}</p>
-            </Show>
-            <Show when=empty>
+                },
+            )}
+            {shown(
+                empty,
+                move || view! {
                 <p class="history-note">{t(&i18n::NO_MESSAGES)}</p>
-            </Show>
+                },
+            )}
             <For
                 each=messages
                 key=|m: &ChatMessage| m.key()
@@ -269,7 +282,7 @@ fn MessageRow(key: ChatKey, message: ChatMessage) -> impl IntoView {
         social::want_profiles(store, vec![sender]);
         view! {
             <div class="sender" data-uid=sender.0.to_string()>
-                {move || store.nick_of(sender).unwrap_or_else(|| format!("uid {sender}"))}
+                {dynamic(move || store.nick_of(sender).unwrap_or_else(|| format!("uid {sender}")))}
             </div>
         }
     });
@@ -312,7 +325,7 @@ fn MessageRow(key: ChatKey, message: ChatMessage) -> impl IntoView {
 #[component]
 fn TypingNote(key: ChatKey) -> impl IntoView {
     let store = use_store();
-    let who = Memo::new(move |_| {
+    let who = memo(move || {
         let conversation = store
             .threads
             .with(|t| t.get(&key).and_then(|t| t.conversation.clone()))?;
@@ -383,7 +396,7 @@ fn Composer(key: ChatKey) -> impl IntoView {
     let count = move || text.with(|t| t.chars().count());
     let too_long = move || count() > shared::MAX_TEXT_CHARS;
 
-    Effect::new(move |_| {
+    effect(move || {
         if let Some(el) = input.get() {
             let _ = el.focus();
         }
@@ -423,11 +436,14 @@ fn Composer(key: ChatKey) -> impl IntoView {
                 <button id="send" type="submit">
                     {t(&i18n::SEND)}
                 </button>
-                <Show when=too_long>
+                {shown(
+                    too_long,
+                    move || view! {
                     <span class="char-count">
-                        {move || format!("{} / {}", count(), shared::MAX_TEXT_CHARS)}
+                        {dynamic(move || format!("{} / {}", count(), shared::MAX_TEXT_CHARS))}
                     </span>
-                </Show>
+                    },
+                )}
             </div>
         </form>
     }

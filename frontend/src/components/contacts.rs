@@ -2,7 +2,7 @@
 //! requests both ways, the friend list with online status, and blocked users.
 
 use super::ui::{
-    ActionButton, CopyField, Field, Form, Input, OnOpen, Row, RowButton, act, invalid, row,
+    ActionButton, CopyField, Field, Form, Input, OnOpen, Row, RowButton, act, dynamic, invalid, row,
 };
 use crate::social;
 use crate::state::{ChatKey, Store, Tab, use_store};
@@ -96,7 +96,7 @@ fn InviteConfirm() -> impl IntoView {
         ));
         Ok(())
     });
-    let text = move || {
+    let text = dynamic(move || {
         done.get().unwrap_or_else(|| {
             if own() {
                 "This is your own invite link: share it with people you want to add."
@@ -105,7 +105,7 @@ fn InviteConfirm() -> impl IntoView {
             }
             .to_owned()
         })
-    };
+    });
     let asking = move || done.with(Option::is_none) && !own();
     view! {
         <section
@@ -203,14 +203,14 @@ fn AddFriend() -> impl IntoView {
 fn Requests() -> impl IntoView {
     let store = use_store();
     let rows_of = move |incoming: bool| {
-        move || {
+        dynamic(move || {
             store.friend_requests.with(|r| {
                 let list = if incoming { &r.incoming } else { &r.outgoing };
                 list.iter()
                     .map(|r| row(request_row(store, r, incoming)))
                     .collect::<Vec<_>>()
             })
-        }
+        })
     };
     view! {
         <section
@@ -243,11 +243,11 @@ fn Requests() -> impl IntoView {
 
 /// A note shown while a list is empty.
 fn empty_note(empty: Signal<bool>, text: &'static str) -> impl IntoView {
-    move || {
+    dynamic(move || {
         empty
             .get()
             .then(|| view! { <p class="empty-note">{text}</p> })
-    }
+    })
 }
 
 fn request_row(store: Store, request: &FriendRequest, incoming: bool) -> Row {
@@ -289,7 +289,7 @@ fn request_row(store: Store, request: &FriendRequest, incoming: bool) -> Row {
 #[component]
 fn FriendList() -> impl IntoView {
     let store = use_store();
-    let friends = move || {
+    let friends = dynamic(move || {
         let online = store.presence.get();
         store
             .friends
@@ -322,8 +322,8 @@ fn FriendList() -> impl IntoView {
                 })
             })
             .collect::<Vec<_>>()
-    };
-    let empty = move || {
+    });
+    let empty = dynamic(move || {
         store.friends.with(Vec::is_empty).then(|| {
             let text = if store.lists_synced.get() {
                 "No friends yet — add someone with their uid or invite link."
@@ -332,7 +332,7 @@ fn FriendList() -> impl IntoView {
             };
             view! { <p class="empty-note">{text}</p> }
         })
-    };
+    });
     view! {
         <section id="friends" class="card">
             <h2>"Friends"</h2>
@@ -359,7 +359,7 @@ fn Blocked() -> impl IntoView {
         uid_text.set(String::new());
         Ok(())
     });
-    let blocked = move || {
+    let blocked = dynamic(move || {
         store
             .blocks
             .get()
@@ -379,7 +379,7 @@ fn Blocked() -> impl IntoView {
                 })
             })
             .collect::<Vec<_>>()
-    };
+    });
     view! {
         <section id="blocked" class="card">
             <h2>"Blocked"</h2>

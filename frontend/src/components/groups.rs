@@ -8,8 +8,9 @@ use super::ui::{
     invalid, row,
 };
 use crate::api::{self, ClientError};
+use crate::components::{dynamic, memo};
 use crate::social;
-use crate::state::{ChatKey, Store, Tab, use_store};
+use crate::state::{ChatKey, GroupLists, Store, Tab, use_store};
 use crate::{actions, util};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -71,7 +72,7 @@ pub fn GroupsPage() -> impl IntoView {
                 <JoinPrompt />
                 <Invitations />
                 <GroupList />
-                {move || store.selected_group.get().map(|gid| view! { <GroupDetail gid /> })}
+                {dynamic(move || store.selected_group.get().map(|gid| view! { <GroupDetail gid /> }))}
                 <CreateGroupForm />
             </div>
         </main>
@@ -82,12 +83,12 @@ pub fn GroupsPage() -> impl IntoView {
 #[component]
 fn JoinPrompt() -> impl IntoView {
     let store = use_store();
-    move || {
+    dynamic(move || {
         store
             .pending_join
             .get()
             .map(|gid| view! { <JoinCard gid /> })
-    }
+    })
 }
 
 #[component]
@@ -109,15 +110,18 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
     };
     let member = move || joined.get() || store.groups.with(|g| g.contains(&gid));
     let request = move || {
-        store
-            .my_join_requests
-            .with(|m| m.get(&gid).map(|r| r.state))
+        store.group_lists.with(
+            |GroupLists {
+                 my_join_requests: m,
+                 ..
+             }| m.get(&gid).map(|r| r.state),
+        )
     };
     let pending = move || request() == Some(RequestState::Pending);
     // Whether the Join button applies (a known group that takes requests or members by link).
     let can_join =
         move || !member() && !pending() && policy().is_some_and(|p| p != JoinPolicy::InviteOnly);
-    let status = move || {
+    let status = dynamic(move || {
         if member() {
             "You are a member."
         } else if pending() {
@@ -129,15 +133,15 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
         } else {
             ""
         }
-    };
+    });
     let text = move |f: fn(&GroupInfo) -> String| {
-        move || {
+        dynamic(move || {
             info.with(|i| match i {
                 None => "Loading the group…".to_owned(),
                 Some(Ok(g)) => f(g),
                 Some(Err(e)) => e.clone(),
             })
-        }
+        })
     };
     let close = move |_| {
         store.pending_join.set(None);
@@ -190,15 +194,15 @@ fn JoinCard(gid: GroupId) -> impl IntoView {
 #[component]
 fn Invitations() -> impl IntoView {
     let store = use_store();
-    let incoming = move || {
+    let incoming = dynamic(move || {
         store.group_invites.with(|i| {
             i.incoming
                 .iter()
                 .map(|invite| row(invite_row(store, invite)))
                 .collect::<Vec<_>>()
         })
-    };
-    let outgoing = move || {
+    });
+    let outgoing = dynamic(move || {
         store.group_invites.with(|i| {
             i.outgoing
                 .iter()
@@ -230,13 +234,13 @@ fn Invitations() -> impl IntoView {
                 })
                 .collect::<Vec<_>>()
         })
-    };
-    let none = move || {
+    });
+    let none = dynamic(move || {
         store
             .group_invites
             .with(|i| i.incoming.is_empty())
             .then(|| view! { <p class="empty-note">"No invitations for you."</p> })
-    };
+    });
     view! {
         <section
             id="group-invitations"
@@ -300,7 +304,7 @@ fn invite_row(store: Store, invite: &GroupInvite) -> Row {
 #[component]
 fn GroupList() -> impl IntoView {
     let store = use_store();
-    let groups = move || {
+    let groups = dynamic(move || {
         let selected = store.selected_group.get();
         store
             .groups
@@ -344,8 +348,8 @@ fn GroupList() -> impl IntoView {
                 })
             })
             .collect::<Vec<_>>()
-    };
-    let empty = move || {
+    });
+    let empty = dynamic(move || {
         store.groups.with(Vec::is_empty).then(|| {
             let text = if store.lists_synced.get() {
                 "You are in no group yet — create one below, or open a group's link."
@@ -354,7 +358,7 @@ fn GroupList() -> impl IntoView {
             };
             view! { <p class="empty-note">{text}</p> }
         })
-    };
+    });
     view! {
         <section id="my-groups" class="card">
             <h2>"My groups"</h2>
@@ -440,8 +444,8 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
             social::load_join_requests(store, gid).await;
         }
     });
-    let info = Memo::new(move |_| store.group_infos.with(|g| g.get(&gid).cloned()));
-    let role = Memo::new(move |_| social::my_role(store, gid));
+    let info = memo(move || store.group_infos.with(|g| g.get(&gid).cloned()));
+    let role = memo(move || social::my_role(store, gid));
     let manager = move || matches!(role.get(), Some(GroupRole::Owner | GroupRole::Admin));
     let owner = move || role.get() == Some(GroupRole::Owner);
 
@@ -457,14 +461,14 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
     });
 
     let text = move |f: fn(&GroupInfo) -> String| {
-        move || {
+        dynamic(move || {
             info.with(|i| {
                 i.as_ref()
                     .map_or_else(|| "Loading the group…".to_owned(), f)
             })
-        }
+        })
     };
-    let manage = Memo::new(move |_| manager() && info.with(Option::is_some));
+    let manage = memo(move || manager() && info.with(Option::is_some));
     view! {
         <section id="group-detail" class="card wide" data-gid=gid.0.to_string()>
             <h2 class="group-detail-name">{text(|g| g.gname.clone())}</h2>
@@ -518,7 +522,7 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
                     button_id="copy-group-link"
                 />
             </div>
-            {move || {
+            {dynamic(move || {
                 manage
                     .get()
                     .then(|| {
@@ -528,7 +532,7 @@ fn GroupDetail(gid: GroupId) -> impl IntoView {
                             <JoinRequests gid />
                         }
                     })
-            }}
+            })}
             <Members gid />
         </section>
     }
@@ -655,36 +659,40 @@ fn JoinRequests(gid: GroupId) -> impl IntoView {
             Ok(())
         })
     };
-    let requests = move || {
-        store.join_requests.with(|all| {
-            all.get(&gid)
-                .into_iter()
-                .flatten()
-                .map(|r| {
-                    let mut sub = format!("uid {}", r.uid);
-                    if !r.note.is_empty() {
-                        sub.push_str(&format!(" — “{}”", r.note));
-                    }
-                    row(Row {
-                        kind: "join-request",
-                        id: Some(r.id),
-                        uid: Some(r.uid),
-                        title: r.nick_name.clone(),
-                        sub,
-                        buttons: vec![
-                            RowButton::new(
-                                "Let in",
-                                "join-approve primary",
-                                answer(r.id, "approve"),
-                            ),
-                            RowButton::new("Decline", "join-reject", answer(r.id, "reject")),
-                        ],
-                        ..Row::default()
+    let requests = dynamic(move || {
+        store.group_lists.with(
+            |GroupLists {
+                 join_requests: all, ..
+             }| {
+                all.get(&gid)
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        let mut sub = format!("uid {}", r.uid);
+                        if !r.note.is_empty() {
+                            sub.push_str(&format!(" — “{}”", r.note));
+                        }
+                        row(Row {
+                            kind: "join-request",
+                            id: Some(r.id),
+                            uid: Some(r.uid),
+                            title: r.nick_name.clone(),
+                            sub,
+                            buttons: vec![
+                                RowButton::new(
+                                    "Let in",
+                                    "join-approve primary",
+                                    answer(r.id, "approve"),
+                                ),
+                                RowButton::new("Decline", "join-reject", answer(r.id, "reject")),
+                            ],
+                            ..Row::default()
+                        })
                     })
-                })
-                .collect::<Vec<_>>()
-        })
-    };
+                    .collect::<Vec<_>>()
+            },
+        )
+    });
     view! {
         <h3>"Asking to join"</h3>
         <ul id="join-requests" class="rows">
@@ -704,7 +712,9 @@ async fn set_role(
         &SetRole { role },
     )
     .await?;
-    store.members.update(|m| drop(m.insert(gid, list.members)));
+    store
+        .group_lists
+        .update(|GroupLists { members: m, .. }| drop(m.insert(gid, list.members)));
     Ok(())
 }
 
@@ -712,21 +722,23 @@ async fn set_role(
 #[component]
 fn Members(gid: GroupId) -> impl IntoView {
     let store = use_store();
-    let members = move || {
+    let members = dynamic(move || {
         let my_role = social::my_role(store, gid);
         let me = store.my_uid();
-        store.members.with(|m| {
+        store.group_lists.with(|GroupLists { members: m, .. }| {
             m.get(&gid)
                 .into_iter()
                 .flatten()
                 .map(|member| row(member_row(store, gid, member, my_role, me)))
                 .collect::<Vec<_>>()
         })
-    };
-    let loading = move || {
-        (!store.members.with(|m| m.contains_key(&gid)))
-            .then(|| view! { <p class="muted">"Loading members…"</p> })
-    };
+    });
+    let loading = dynamic(move || {
+        (!store
+            .group_lists
+            .with(|GroupLists { members: m, .. }| m.contains_key(&gid)))
+        .then(|| view! { <p class="muted">"Loading members…"</p> })
+    });
     view! {
         <h3>"Members"</h3>
         <ul id="group-members" class="rows">

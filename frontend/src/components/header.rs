@@ -1,5 +1,6 @@
 //! The top bar (brand, page tabs, who we are, stream status) and the error banner.
 
+use crate::components::dynamic;
 use crate::social;
 use crate::state::{Tab, use_store};
 use leptos::prelude::*;
@@ -8,11 +9,11 @@ use leptos::prelude::*;
 #[component]
 pub fn Header() -> impl IntoView {
     let store = use_store();
-    let me = move || {
+    let me = dynamic(move || {
         store.me.get().map(|me| {
             view! { <span id="me">{format!("you are {} (uid {})", me.nick_name, me.uid)}</span> }
         })
-    };
+    });
     view! {
         <header class="topbar">
             <div class="brand">
@@ -29,7 +30,7 @@ pub fn Header() -> impl IntoView {
                     role="status"
                 >
                     <span class="dot" aria-hidden="true"></span>
-                    {move || store.sync.get().label()}
+                    {dynamic(move || store.sync.get().label())}
                 </span>
             </div>
         </header>
@@ -59,10 +60,10 @@ fn Tabs() -> impl IntoView {
                 on:click=move |_| store.go(page)
             >
                 {label}
-                {move || {
+                {dynamic(move || {
                     let n = count.get();
                     (n > 0).then(|| view! { <span class="badge">{n}</span> })
-                }}
+                })}
             </button>
         }
     };
@@ -80,7 +81,7 @@ fn Tabs() -> impl IntoView {
 #[component]
 pub fn Banner() -> impl IntoView {
     let store = use_store();
-    move || {
+    dynamic(move || {
         store.banner.get().map(|message| {
             view! {
                 <div id="banner" class="banner" role="alert">
@@ -96,5 +97,5 @@ pub fn Banner() -> impl IntoView {
                 </div>
             }
         })
-    }
+    })
 }

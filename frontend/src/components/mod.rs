@@ -14,4 +14,5 @@ mod ui;
 mod widget;
 
 pub use app::App;
+pub(crate) use ui::{dynamic, effect, memo, shown};
 pub use widget::{Widget, is_widget_page};

@@ -3,6 +3,7 @@
 
 use super::ui::{Field, Form, Input, act, chosen, index_of, invalid};
 use crate::api;
+use crate::components::{dynamic, memo};
 use crate::state::{Tab, use_store};
 use leptos::prelude::*;
 use shared::Me;
@@ -101,14 +102,14 @@ fn birthday_from_input(text: &str) -> Option<u32> {
 pub fn ProfilePage() -> impl IntoView {
     let store = use_store();
     // Rebuilt when the user changes, not when the saved profile comes back.
-    let uid = Memo::new(move |_| store.me.with(|m| m.as_ref().map(|m| m.uid)));
+    let uid = memo(move || store.me.with(|m| m.as_ref().map(|m| m.uid)));
     view! {
         <main id="page-profile" class="page" class:hidden=Signal::derive(move || store.tab.get() != Tab::Profile)>
             <div class="page-grid">
-                {move || match uid.get().and_then(|_| store.me.get_untracked()) {
+                {dynamic(move || match uid.get().and_then(|_| store.me.get_untracked()) {
                     Some(me) => view! { <ProfileForm me /> }.into_any(),
                     None => view! { <p class="muted">"Signing in…"</p> }.into_any(),
-                }}
+                })}
             </div>
         </main>
     }

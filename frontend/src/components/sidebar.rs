@@ -1,6 +1,7 @@
 //! The left column: the "new chat" form and the conversation list.
 
 use crate::actions;
+use crate::components::{dynamic, memo};
 use crate::state::{ChatKey, use_store};
 use crate::util;
 use leptos::ev::{KeyboardEvent, SubmitEvent};
@@ -66,7 +67,7 @@ fn NewChatForm() -> impl IntoView {
                     "Open"
                 </button>
             </div>
-            {move || error.get().map(|e| view! { <p class="form-error">{e}</p> })}
+            {dynamic(move || error.get().map(|e| view! { <p class="form-error">{e}</p> }))}
         </form>
     }
 }
@@ -76,21 +77,19 @@ fn NewChatForm() -> impl IntoView {
 fn ConversationList() -> impl IntoView {
     let store = use_store();
     let conversations = move || store.conversations.get();
-    let empty = move || store.conversations.with(|c| c.is_empty());
+    // Memos, as `<Show>` had: the list is built again only when one of them flips.
+    let loaded = memo(move || store.conversations_loaded.get());
+    let any = memo(move || store.conversations.with(|c| !c.is_empty()));
     view! {
         <nav class="conversations" aria-label="Conversations">
-            <Show
-                when=move || store.conversations_loaded.get()
-                fallback=|| view! { <p class="empty">"Loading conversations…"</p> }
-            >
-                <Show
-                    when=move || !empty()
-                    fallback=|| {
-                        view! {
-                            <p class="empty">"No conversations yet — start one with a uid"</p>
-                        }
-                    }
-                >
+            {dynamic(move || {
+                if !loaded.get() {
+                    view! { <p class="empty">"Loading conversations…"</p> }.into_any()
+                } else if !any.get() {
+                    view! { <p class="empty">"No conversations yet — start one with a uid"</p> }
+                        .into_any()
+                } else {
+                    view! {
                     <ul class="conversation-list">
                         <For
                             each=conversations
@@ -106,8 +105,10 @@ fn ConversationList() -> impl IntoView {
                             children=move |summary| view! { <ConversationItem summary /> }
                         />
                     </ul>
-                </Show>
-            </Show>
+                    }
+                    .into_any()
+                }
+            })}
         </nav>
     }
 }
@@ -190,12 +191,12 @@ fn ConversationItem(summary: ConversationSummary) -> impl IntoView {
                             .map(|uid| {
                                 view! {
                                     <span class="preview-you">
-                                        {move || {
+                                        {dynamic(move || {
                                             format!(
                                                 "{}: ",
                                                 store.nick_of(uid).unwrap_or_else(|| format!("uid {uid}")),
                                             )
-                                        }}
+                                        })}
                                     </span>
                                 }
                             })}

@@ -17,6 +17,63 @@ use std::time::Duration;
 pub type Action =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), ClientError>>>> + Send + Sync>;
 
+/// A reactive part of a view (`{dynamic(move || ...)}`), type-erased: Leptos's code to run a
+/// closure in an effect and build or update what it returns then exists once for the whole
+/// module, instead of once per closure (each closure is its own type). Only the closure's body
+/// and the conversion of its view to an `AnyView` stay per call site.
+pub fn dynamic<V, F>(f: F) -> impl IntoView + use<V, F>
+where
+    V: IntoAny + 'static,
+    F: Fn() -> V + Send + Sync + 'static,
+{
+    erased(Arc::new(move || f().into_any()))
+}
+
+/// `<Show when>` through `dynamic`: `children` while `when` is true, nothing otherwise. `when`
+/// runs in a memo, so the children are built again only when it flips, as with `<Show>`, whose
+/// code would exist once per condition and children type.
+pub fn shown<V, W, C>(when: W, children: C) -> impl IntoView + use<V, W, C>
+where
+    V: IntoAny + 'static,
+    W: Fn() -> bool + Send + Sync + 'static,
+    C: Fn() -> V + Send + Sync + 'static,
+{
+    let when = memo(when);
+    dynamic(move || when.get().then(|| children().into_any()))
+}
+
+/// An effect (`Effect::new`), type-erased like `dynamic`: Leptos's effect code then exists once
+/// for all of them, not once per closure.
+pub fn effect(f: impl Fn() + 'static) {
+    erased_effect(Box::new(f));
+}
+
+fn erased_effect(f: Box<dyn Fn()>) {
+    Effect::new(move |_| f());
+}
+
+/// A memo (`Memo::new`), type-erased like `dynamic`: Leptos's memo code exists once per value
+/// type, not once per closure.
+pub fn memo<T, F>(f: F) -> Memo<T>
+where
+    T: PartialEq + Send + Sync + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
+{
+    erased_memo(Arc::new(f))
+}
+
+fn erased_memo<T>(f: Arc<dyn Fn() -> T + Send + Sync>) -> Memo<T>
+where
+    T: PartialEq + Send + Sync + 'static,
+{
+    Memo::new(move |_| f())
+}
+
+/// The one closure type behind every `dynamic`.
+fn erased(f: Arc<dyn Fn() -> AnyView + Send + Sync>) -> impl IntoView {
+    move || f()
+}
+
 /// Wraps a closure returning a future into an `Action`.
 pub fn act<F, Fut>(f: F) -> Action
 where
@@ -87,13 +144,13 @@ pub fn ActionButton(
                 disabled=is_disabled
                 on:click=on_click
             >
-                {move || match (busy.get(), armed.get(), confirm) {
+                {dynamic(move || match (busy.get(), armed.get(), confirm) {
                     (true, _, _) => "…",
                     (false, true, Some(ask)) => ask,
                     _ => label,
-                }}
+                })}
             </button>
-            {move || error.get().map(|e| view! { <span class="action-error" role="alert">{e}</span> })}
+            {dynamic(move || error.get().map(|e| view! { <span class="action-error" role="alert">{e}</span> }))}
         </span>
     }
 }
@@ -125,11 +182,11 @@ pub fn CopyField(
                 }
             />
             <button id=button_id type="button" class="secondary" on:click=copy>
-                {move || match copied.get() {
+                {dynamic(move || match copied.get() {
                     Some(true) => "Copied",
                     Some(false) => "Select and copy",
                     None => "Copy",
-                }}
+                })}
             </button>
         </div>
     }
@@ -137,11 +194,11 @@ pub fn CopyField(
 
 /// An error line under a form.
 pub fn form_error(error: RwSignal<Option<String>>) -> impl IntoView {
-    move || {
+    dynamic(move || {
         error
             .get()
             .map(|e| view! { <p class="form-error" role="alert">{e}</p> })
-    }
+    })
 }
 
 /// The kind of a form field.
@@ -239,12 +296,12 @@ fn field_view(field: Field) -> impl IntoView {
             </select>
         }),
     };
-    let help = move || match input {
+    let help = dynamic(move || match input {
         Input::Select(choices) => choices
             .get(value.with(|v| v.parse().unwrap_or(0)))
             .map_or("", |c| c.1),
         _ => "",
-    };
+    });
     view! {
         <label class="field">
             <span class="field-label">{label}</span>
@@ -280,9 +337,9 @@ pub fn Form(
             {title.map(|t| view! { <h3>{t}</h3> })}
             {fields.into_iter().map(field_view).collect_view()}
             <button id=submit_id class="primary" type="submit" disabled=move || busy.get()>
-                {move || if busy.get() { "…" } else { submit_label }}
+                {dynamic(move || if busy.get() { "…" } else { submit_label })}
             </button>
-            {move || ok.get().map(|t| view! { <p class="form-ok">{t}</p> })}
+            {dynamic(move || ok.get().map(|t| view! { <p class="form-ok">{t}</p> }))}
             {form_error(error)}
         </form>
     }

@@ -10,9 +10,10 @@
 use super::app::mark_open_chat_read;
 use super::chat::ChatView;
 use super::header::Banner;
+use crate::components::{dynamic, effect, memo};
 use crate::host::{self, Incoming, Options};
 use crate::i18n::{self, t};
-use crate::state::{ChatKey, Store, SyncState, provide_store};
+use crate::state::{ChatKey, GroupLists, Store, SyncState, provide_store};
 use crate::{actions, api, social, sync, util};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -107,7 +108,7 @@ pub fn Widget() -> impl IntoView {
         page_visible.set(util::page_visible());
     });
     on_cleanup(move || visibility.remove());
-    Effect::new(move |_| store.visible.set(open.get() && page_visible.get()));
+    effect(move || store.visible.set(open.get() && page_visible.get()));
 
     let status = RwSignal::new(Status::Starting);
     let presence = RwSignal::new(Presence::Unknown);
@@ -169,7 +170,7 @@ pub fn Widget() -> impl IntoView {
         true
     });
     // The unread count of the target's conversation, 0 while it is seen.
-    let unread = Memo::new(move |_| {
+    let unread = memo(move || {
         let Some(key) = key.filter(|_| !store.visible.get()) else {
             return 0;
         };
@@ -179,7 +180,7 @@ pub fn Widget() -> impl IntoView {
                 .map_or(0, |c| c.unread.max(0))
         })
     });
-    Effect::new(move |_| host::post("unread", Some(("count", (unread.get() as f64).into()))));
+    effect(move || host::post("unread", Some(("count", (unread.get() as f64).into()))));
 
     let escape = window_event_listener_untyped("keydown", move |ev| {
         let escape = ev
@@ -209,12 +210,12 @@ pub fn Widget() -> impl IntoView {
         Some(ChatKey::Group(gid)) => store.group_name(gid),
         None => None,
     };
-    let title = move || {
+    let title = dynamic(move || {
         title
             .clone()
             .or_else(name)
             .unwrap_or_else(|| t(&i18n::CHAT).to_owned())
-    };
+    });
     view! {
         <div
             id="widget"
@@ -242,10 +243,10 @@ pub fn Widget() -> impl IntoView {
                 </button>
             </header>
             <Banner />
-            {move || {
+            {dynamic(move || {
                 let key = key.filter(|_| status.get() == Status::Chat)?;
                 Some(view! { <ChatView key bare=true greeting=greeting.clone() /> }.into_any())
-            }}
+            })}
             <Notice store status key greeting=options.greeting />
         </div>
     }
@@ -254,13 +255,13 @@ pub fn Widget() -> impl IntoView {
 /// Under the title: online, or "we'll reply here", or the connection state.
 #[component]
 fn StatusLine(store: Store, presence: RwSignal<Presence>) -> impl IntoView {
-    let text = move || match (store.sync.get(), presence.get()) {
+    let text = dynamic(move || match (store.sync.get(), presence.get()) {
         (SyncState::Reconnecting, _) => t(&i18n::RECONNECTING),
         (_, Presence::Online) => t(&i18n::ONLINE),
         (_, Presence::Offline | Presence::Hidden) => t(&i18n::REPLY_HERE),
         (SyncState::Connecting, _) => t(&i18n::CONNECTING),
         _ => "",
-    };
+    });
     view! {
         <div
             id="widget-presence"
@@ -282,12 +283,17 @@ fn Notice(
     key: Option<ChatKey>,
     greeting: Option<String>,
 ) -> impl IntoView {
-    let text = move || {
+    let text = dynamic(move || {
         let declined = match key {
-            Some(ChatKey::Group(gid)) => store.my_join_requests.with(|m| {
-                m.get(&gid)
-                    .is_some_and(|r| r.state == RequestState::Rejected)
-            }),
+            Some(ChatKey::Group(gid)) => store.group_lists.with(
+                |GroupLists {
+                     my_join_requests: m,
+                     ..
+                 }| {
+                    m.get(&gid)
+                        .is_some_and(|r| r.state == RequestState::Rejected)
+                },
+            ),
             _ => false,
         };
         t(match status.get() {
@@ -299,7 +305,7 @@ fn Notice(
             Status::BadTarget => &i18n::BAD_TARGET,
             Status::Yourself => &i18n::SELF,
         })
-    };
+    });
     view! {
         <div class="widget-body history" hidden=move || status.get() == Status::Chat>
             {greeting.map(|text| view! { <p id="greeting" class="greeting">{text}</p> })}
@@ -317,7 +323,7 @@ fn Notice(
 /// once; a group's after joining it when we are not a member yet.
 fn resolve(store: Store, key: ChatKey, status: RwSignal<Status>) {
     let joining = StoredValue::new(false);
-    Effect::new(move |_| {
+    effect(move || {
         let Some(me) = store.me.with(|m| m.as_ref().map(|m| m.uid)) else {
             return;
         };
@@ -341,7 +347,7 @@ fn resolve(store: Store, key: ChatKey, status: RwSignal<Status>) {
     });
     if let ChatKey::Group(gid) = key {
         // A pending request that an admin approves shows up in the group list.
-        Effect::new(move |_| {
+        effect(move || {
             let member = store.groups.with(|g| g.contains(&gid));
             if member && status.get() == Status::Pending {
                 actions::open_chat(store, key);
