@@ -105,6 +105,22 @@ pub struct NewMessage {
     pub accepts: Option<AcceptRule>,
 }
 
+impl NewMessage {
+    /// The message this send stores, as `msg_id` and `seq`.
+    fn message(&self, msg_id: MessageId, seq: Seq) -> Message {
+        Message {
+            msg_id,
+            conversation: self.conversation.clone(),
+            seq,
+            sender: self.sender,
+            msg_type: self.msg_type,
+            content: self.content.clone(),
+            time: self.now,
+            client_msg_id: self.client_msg_id.clone(),
+        }
+    }
+}
+
 /// Whether a recipient accepts a one-to-one send, given what the store read about the pair.
 pub type AcceptRule = fn(&MessageFacts) -> bool;
 

@@ -276,34 +276,15 @@ impl Store {
             tx.commit().await?;
             return batch.finish(self);
         }
-        let now = batch
-            .accepted
-            .iter()
-            .map(|&i| sends[i].now)
-            .max()
-            .unwrap_or(0);
-
         // Seqs: conversations locked in ascending id order, numbered in batch order.
-        let mut per_conv: BTreeMap<&ConversationId, i64> = BTreeMap::new();
-        for &i in &batch.accepted {
-            *per_conv.entry(&sends[i].conversation).or_default() += 1;
-        }
+        let (now, per_conv) = batch.seq_counts(sends);
         let mut next_seq = allocate_seqs(self.backend, &mut tx, &per_conv, now).await?;
         for &i in &batch.accepted {
             let send = sends[i];
             let seq = next_seq
                 .get_mut(&send.conversation)
                 .ok_or_else(|| StoreError::Corrupt(format!("no seq for {}", send.conversation)))?;
-            batch.messages.push(Message {
-                msg_id: MessageId(0),
-                conversation: send.conversation.clone(),
-                seq: Seq(*seq),
-                sender: send.sender,
-                msg_type: send.msg_type,
-                content: send.content.clone(),
-                time: send.now,
-                client_msg_id: send.client_msg_id.clone(),
-            });
+            batch.messages.push(send.message(MessageId(0), Seq(*seq)));
             *seq += 1;
         }
         insert_messages(self.backend, &mut tx, &mut batch.messages).await?;
@@ -375,16 +356,7 @@ impl Store {
             .get(&new.conversation)
             .copied()
             .ok_or_else(|| StoreError::Corrupt(format!("no seq for {}", new.conversation)))?;
-        let mut messages = vec![Message {
-            msg_id: MessageId(0),
-            conversation: new.conversation.clone(),
-            seq: Seq(seq),
-            sender: new.sender,
-            msg_type: new.msg_type,
-            content: new.content.clone(),
-            time: new.now,
-            client_msg_id: new.client_msg_id.clone(),
-        }];
+        let mut messages = vec![new.message(MessageId(0), Seq(seq))];
         if let Err(e) = insert_messages(self.backend, &mut tx, &mut messages).await {
             // A concurrent send with the same client_msg_id (another node, or a retry racing
             // the first try) committed first: answer with its message.
@@ -497,6 +469,25 @@ impl<'s> Batch<'s> {
             }
         }
         !self.accepted.is_empty()
+    }
+
+    /// The newest time of the sends that store a message, and how many of them go to each
+    /// conversation (the seqs each reserves).
+    pub fn seq_counts<'a>(
+        &self,
+        sends: &[&'a NewMessage],
+    ) -> (shared::Millis, BTreeMap<&'a ConversationId, i64>) {
+        let now = self
+            .accepted
+            .iter()
+            .map(|&i| sends[i].now)
+            .max()
+            .unwrap_or(0);
+        let mut per_conv: BTreeMap<&ConversationId, i64> = BTreeMap::new();
+        for &i in &self.accepted {
+            *per_conv.entry(&sends[i].conversation).or_default() += 1;
+        }
+        (now, per_conv)
     }
 
     /// After the commit: remembers the created conversations, hands the events to this node's
@@ -993,11 +984,7 @@ async fn move_senders_read_seq(
     tx: &mut AnyConnection,
     messages: &[Message],
 ) -> Result<(), StoreError> {
-    let mut newest: BTreeMap<(&ConversationId, UserId), i64> = BTreeMap::new();
-    for m in messages {
-        let seq = newest.entry((&m.conversation, m.sender)).or_default();
-        *seq = (*seq).max(m.seq.0);
-    }
+    let newest = newest_of_senders(messages);
     let cases = (0..newest.len())
         .map(|k| {
             format!(
@@ -1023,6 +1010,16 @@ async fn move_senders_read_seq(
     }
     query.execute(&mut *tx).await?;
     Ok(())
+}
+
+/// Each sender's newest message (its seq) in each conversation of `messages`.
+pub(super) fn newest_of_senders(messages: &[Message]) -> BTreeMap<(&ConversationId, UserId), i64> {
+    let mut newest: BTreeMap<(&ConversationId, UserId), i64> = BTreeMap::new();
+    for m in messages {
+        let seq = newest.entry((&m.conversation, m.sender)).or_default();
+        *seq = (*seq).max(m.seq.0);
+    }
+    newest
 }
 
 /// Appends a `message` event for each message to each of its participants' streams, allocating

@@ -10,11 +10,11 @@
 //! its pool), so other writers still take turns with the sends.
 
 use super::contacts::MessageFacts;
-use super::sends::{Batch, participants_of};
+use super::sends::{Batch, newest_of_senders, participants_of};
 use super::{NewMessage, SendOutcome, StoreError, msg_type_str, parse_enum, parse_msg_type};
 use crate::notify::Payload;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use shared::{ClientMsgId, ConversationId, Cursor, Event, Message, MessageId, Seq, Target, UserId};
+use shared::{ConversationId, Cursor, Event, Message, MessageId, Seq, Target, UserId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -202,18 +202,8 @@ pub(super) fn send_batch<'s>(
         tx.commit()?;
         return Ok(batch);
     }
-    let now = batch
-        .accepted
-        .iter()
-        .map(|&i| sends[i].now)
-        .max()
-        .unwrap_or(0);
-
     // Seqs, numbered in batch order.
-    let mut per_conv: BTreeMap<&ConversationId, i64> = BTreeMap::new();
-    for &i in &batch.accepted {
-        *per_conv.entry(&sends[i].conversation).or_default() += 1;
-    }
+    let (now, per_conv) = batch.seq_counts(sends);
     let mut next_seq: HashMap<&ConversationId, i64> = HashMap::with_capacity(per_conv.len());
     {
         let mut reserve = tx.prepare_cached(
@@ -249,27 +239,15 @@ pub(super) fn send_batch<'s>(
                 send.content,
                 send.now,
             ])?;
-            batch.messages.push(Message {
-                msg_id: MessageId(tx.last_insert_rowid()),
-                conversation: send.conversation.clone(),
-                seq: Seq(*seq),
-                sender: send.sender,
-                msg_type: send.msg_type,
-                content: send.content.clone(),
-                time: send.now,
-                client_msg_id: ClientMsgId(send.client_msg_id.0.clone()),
-            });
+            batch
+                .messages
+                .push(send.message(MessageId(tx.last_insert_rowid()), Seq(*seq)));
             *seq += 1;
-        }
-        let mut newest: BTreeMap<(&ConversationId, UserId), i64> = BTreeMap::new();
-        for m in &batch.messages {
-            let seq = newest.entry((&m.conversation, m.sender)).or_default();
-            *seq = (*seq).max(m.seq.0);
         }
         let mut read = tx.prepare_cached(
             "UPDATE conversation_members SET read_seq = ?1 WHERE conversation = ?2 AND uid = ?3",
         )?;
-        for ((conv, uid), seq) in newest {
+        for ((conv, uid), seq) in newest_of_senders(&batch.messages) {
             read.execute(params![seq, conv.0, uid.0])?;
         }
     }
