@@ -7,8 +7,8 @@
 
 mod common;
 
-use backend::{Application, Config};
-use common::{WAIT, click, dist_dir, js, message_visible, snapshot};
+use backend::Config;
+use common::{WAIT, click, js, message_visible, snapshot};
 use headless_chrome::Tab;
 use std::time::{Duration, Instant};
 
@@ -26,14 +26,8 @@ fn start_server() -> Server {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut config = Config::for_data_dir(dir.path().to_path_buf());
-    config.listen = "127.0.0.1:0".parse().expect("address");
-    config.static_dir = dist_dir();
-    let app = runtime
-        .block_on(Application::build(config))
-        .expect("server builds");
-    let base = format!("http://127.0.0.1:{}", app.port());
-    runtime.spawn(app.run_until_stopped(std::future::pending()));
+    let port = common::serve(&runtime, Config::for_data_dir(dir.path().to_path_buf()));
+    let base = format!("http://127.0.0.1:{port}");
     Server {
         base,
         _runtime: runtime,

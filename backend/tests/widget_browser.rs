@@ -14,10 +14,10 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::routing::get;
-use backend::{Application, Config};
+use backend::Config;
 use base64::Engine;
 use clap::Parser;
-use common::{Person, WAIT, click, dist_dir, js, message_visible, snapshot};
+use common::{Person, WAIT, click, js, message_visible, snapshot};
 use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::{DOM, Page, Runtime};
 use serde_json::{Value, json};
@@ -153,13 +153,7 @@ fn start_sites() -> Sites {
     ])
     .expect("the widget options parse");
     config.data_dir = dir.path().to_path_buf();
-    config.listen = "127.0.0.1:0".parse().expect("address");
-    config.static_dir = dist_dir();
-    let app = runtime
-        .block_on(Application::build(config))
-        .expect("server builds");
-    let courier = format!("http://localhost:{}", app.port());
-    runtime.spawn(app.run_until_stopped(std::future::pending()));
+    let courier = format!("http://localhost:{}", common::serve(&runtime, config));
     Sites {
         shop,
         other_shop: format!("http://localhost:{port}"),

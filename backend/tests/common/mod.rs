@@ -43,6 +43,19 @@ pub fn prerequisites_present(suite: &str, dist_files: &[&str]) -> bool {
     false
 }
 
+/// Starts the real server with `config` on 127.0.0.1 (a port of its own) serving the built
+/// client, in `runtime`, until the runtime is dropped; returns its port.
+pub fn serve(runtime: &tokio::runtime::Runtime, mut config: backend::Config) -> u16 {
+    config.listen = "127.0.0.1:0".parse().expect("address");
+    config.static_dir = dist_dir();
+    let app = runtime
+        .block_on(backend::Application::build(config))
+        .expect("server builds");
+    let port = app.port();
+    runtime.spawn(app.run_until_stopped(std::future::pending()));
+    port
+}
+
 /// One person: a headless Chromium with a profile of its own, and its tab.
 pub struct Person {
     _browser: Browser,
