@@ -10,6 +10,13 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The standard library's sources: the client's build rebuilds std for size with them (see
+# scripts/build-frontend.sh; without them it builds, larger).
+if ! rustup component list --installed | grep -q '^rust-src'; then
+  echo "==> adding the rust-src component"
+  rustup component add rust-src || echo "note: no rust-src; the client is built larger" >&2
+fi
+
 want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [[ -z "$want" ]]; then
