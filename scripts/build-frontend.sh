@@ -51,125 +51,143 @@ fi
 # These are unstable options of the pinned stable compiler, enabled for this one build with
 # RUSTC_BOOTSTRAP=1. Without rust-src the client builds as before, only larger.
 sysroot=$(rustc --print sysroot)
-if [ -d "$sysroot/lib/rustlib/src/rust/library/std" ]; then
-    echo "==> cargo build -p frontend (wasm32, wasm-release, std rebuilt for size)"
-    # --config adds these flags to those of .cargo/config.toml (arrays from --config are joined).
-    if ! RUSTC_BOOTSTRAP=1 cargo build -p frontend --target wasm32-unknown-unknown \
-        --profile wasm-release -Z build-std=std,panic_abort \
-        -Z build-std-features=optimize_for_size \
-        --config 'target.wasm32-unknown-unknown.rustflags = ["-Zunstable-options", "-Cpanic=immediate-abort", "-Zfmt-debug=none", "-Zlocation-detail=none"]'
-    then
-        # Unstable options change between compilers; the client still builds without them.
-        echo "build-frontend: WARNING: the size-optimised build failed with $(rustc -V); building without it" >&2
-        cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
+cargo_build() {
+    if [ -d "$sysroot/lib/rustlib/src/rust/library/std" ]; then
+        echo "==> cargo build -p frontend $* (wasm32, wasm-release, std rebuilt for size)"
+        # --config adds these flags to those of .cargo/config.toml (arrays from --config are joined).
+        if ! RUSTC_BOOTSTRAP=1 cargo build -p frontend --target wasm32-unknown-unknown \
+            --profile wasm-release "$@" -Z build-std=std,panic_abort \
+            -Z build-std-features=optimize_for_size \
+            --config 'target.wasm32-unknown-unknown.rustflags = ["-Zunstable-options", "-Cpanic=immediate-abort", "-Zfmt-debug=none", "-Zlocation-detail=none"]'
+        then
+            # Unstable options change between compilers; the client still builds without them.
+            echo "build-frontend: WARNING: the size-optimised build failed with $(rustc -V); building without it" >&2
+            cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release "$@"
+        fi
+    else
+        echo "==> cargo build -p frontend $* (wasm32, wasm-release; rustup component add rust-src makes it smaller)"
+        cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release "$@"
     fi
-else
-    echo "==> cargo build -p frontend (wasm32, wasm-release; rustup component add rust-src makes it smaller)"
-    cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
-fi
+}
 
-wasm="$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
-[ -f "$wasm" ] || fail "expected $wasm after the build"
+# One module: NAME (the glue NAME.js, the module NAME_bg.wasm in dist/), built with the cargo
+# arguments that follow.
+build_module() {
+    local name=$1
+    shift
+    cargo_build "$@"
+    wasm="$target_dir/wasm32-unknown-unknown/wasm-release/frontend.wasm"
+    [ -f "$wasm" ] || fail "expected $wasm after the build"
 
-echo "==> wasm-bindgen $have"
+    echo "==> wasm-bindgen $have ($name)"
+    wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name "$name" "$wasm"
+
+    # Only npm's binaryen: Debian's older wasm-opt produces modules that fail in the browser.
+    if [ -x node_modules/.bin/wasm-opt ]; then
+        # The glue's classes for wasm-streams (IntoUnderlyingSource, -Sink, -ByteSource: exported by
+        # that crate, which leptos's server functions bring in; this client never streams through
+        # them) go, and so do their exports from the module, which lets wasm-opt drop their code.
+        echo "==> dropping the unused wasm-streams classes from the glue"
+        node -e '
+            const fs = require("fs");
+            const file = process.argv[1];
+            let js = fs.readFileSync(file, "utf8");
+            const before = js.length;
+            js = js.replace(/^export class IntoUnderlying\w+ \{\n[\s\S]*?\n\}\nif \(Symbol\.dispose\) IntoUnderlying\w+\.prototype\[Symbol\.dispose\] = IntoUnderlying\w+\.prototype\.free;\n/gm, "");
+            js = js.replace(/^const IntoUnderlying\w+Finalization = [^;]*;\n/gm, "");
+            if (/IntoUnderlying|wasm\.\w*intounderlying/i.test(js)) {
+                console.error("build-frontend: the glue still uses IntoUnderlying* after removing it");
+                process.exit(1);
+            }
+            fs.writeFileSync(file, js);
+            console.log(`    ${before - js.length} bytes of glue removed`);
+        ' "$dist/$name.js"
+
+        # --low-memory-unused: the module never uses addresses below 1 KiB (rustc links wasm32 with
+        # the stack first, growing down from 1 MiB, and the data after it), so wasm-opt may fold
+        # constant offsets into loads and stores: -1.4 KB gzipped. The strip flags drop the producers
+        # and target-features sections (-0.2 KB gzipped). --minify-imports-and-exports-and-modules
+        # renames the ~200 imports (`__wbg_get_955bde2b2fe2defa`...) and the exports to one or two
+        # letters, in the module and (below) in the glue: their hashes do not compress (-4 KB gzipped).
+        # --flatten --rereloop first, then -Oz three times: binaryen rebuilds the control flow of
+        # every function from scratch before shrinking it, which finds smaller shapes than -Oz
+        # alone on this module (-2.8 KB gzipped; a fourth -Oz gains nothing).
+        echo "==> wasm-opt --flatten --rereloop -Oz -Oz -Oz (npm binaryen)"
+        node_modules/.bin/wasm-opt --remove-exports --pass-arg='remove-exports@*intounderlying*' \
+            --flatten --rereloop -Oz -Oz -Oz --low-memory-unused --strip-debug --strip-producers --strip-target-features \
+            --minify-imports-and-exports-and-modules \
+            --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-mutable-globals --enable-reference-types --enable-multivalue \
+            -o "$dist/${name}_bg.opt.wasm" "$dist/${name}_bg.wasm" >"$dist/$name.names.json"
+        mv "$dist/${name}_bg.opt.wasm" "$dist/${name}_bg.wasm"
+
+        # The glue follows the renaming: the keys of its import object, the module's name there, and
+        # every `wasm.NAME` use of an export. Checked against the module: every import it asks for is
+        # given, every export the glue uses exists.
+        echo "==> renaming the imports and exports in the glue"
+        node -e '
+            const fs = require("fs");
+            const [jsFile, wasmFile, mapFile] = process.argv.slice(1);
+            const fail = (msg) => { console.error("build-frontend: " + msg); process.exit(1); };
+            const map = JSON.parse(fs.readFileSync(mapFile, "utf8"));
+            const module = new WebAssembly.Module(fs.readFileSync(wasmFile));
+            const imports = WebAssembly.Module.imports(module);
+            const exports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+            const modules = new Set(imports.map((i) => i.module));
+            if (modules.size !== 1) fail("expected one import module, found " + [...modules]);
+            const [newModule] = modules;
+            let js = fs.readFileSync(jsFile, "utf8");
+            const ident = (name) => name.replace(/[$]/g, "\\$");
+            const renamedModules = new Set();
+            for (const [oldModule, oldName, newName] of map.imports) {
+                renamedModules.add(oldModule);
+                const key = new RegExp("^(\\s+)" + ident(oldName) + ": function", "m");
+                if (!key.test(js)) fail("import " + oldName + " not found in the glue");
+                js = js.replace(key, (_, indent) => indent + JSON.stringify(newName) + ": function");
+            }
+            for (const oldModule of renamedModules) {
+                const entry = JSON.stringify(oldModule) + ": import0,";
+                if (!js.includes(entry)) fail("import module " + oldModule + " not found in the glue");
+                js = js.replace(entry, JSON.stringify(newModule) + ": import0,");
+            }
+            const exportMap = new Map(map.exports);
+            js = js.replace(/\bwasm\.([A-Za-z_$][\w$]*)/g, (all, name) => {
+                const renamed = exportMap.get(name);
+                if (renamed === undefined) fail("the glue uses wasm." + name + ", which is not renamed");
+                return "wasm[" + JSON.stringify(renamed) + "]";
+            });
+            for (const m of js.matchAll(/\bwasm\["([^"]+)"\]/g)) {
+                if (!exports.has(m[1])) fail("the glue uses export " + m[1] + ", not in the module");
+            }
+            for (const i of imports) {
+                if (!js.includes(JSON.stringify(i.name) + ": function")) {
+                    fail("the module imports " + i.name + ", which the glue does not give");
+                }
+            }
+            fs.writeFileSync(jsFile, js);
+        ' "$dist/$name.js" "$dist/${name}_bg.wasm" "$dist/$name.names.json"
+        rm "$dist/$name.names.json"
+    else
+        echo "==> skipping wasm-opt (npm install binaryen to shrink the module further)"
+    fi
+
+    # The JS glue minified (npm's terser, when installed): 9.8 -> 7.5 KB gzipped. Only local names
+    # are mangled; the names the module imports and exports stay as they are.
+    if [ -x node_modules/.bin/terser ]; then
+        echo "==> terser (npm) on the JS glue"
+        node_modules/.bin/terser "$dist/$name.js" --module --compress --mangle \
+            -o "$dist/$name.min.js"
+        mv "$dist/$name.min.js" "$dist/$name.js"
+    fi
+}
+
 rm -rf "$dist"
 mkdir -p "$dist"
-wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name frontend "$wasm"
-
-# Only npm's binaryen: Debian's older wasm-opt produces modules that fail in the browser.
-if [ -x node_modules/.bin/wasm-opt ]; then
-    # The glue's classes for wasm-streams (IntoUnderlyingSource, -Sink, -ByteSource: exported by
-    # that crate, which leptos's server functions bring in; this client never streams through
-    # them) go, and so do their exports from the module, which lets wasm-opt drop their code.
-    echo "==> dropping the unused wasm-streams classes from the glue"
-    node -e '
-        const fs = require("fs");
-        const file = process.argv[1];
-        let js = fs.readFileSync(file, "utf8");
-        const before = js.length;
-        js = js.replace(/^export class IntoUnderlying\w+ \{\n[\s\S]*?\n\}\nif \(Symbol\.dispose\) IntoUnderlying\w+\.prototype\[Symbol\.dispose\] = IntoUnderlying\w+\.prototype\.free;\n/gm, "");
-        js = js.replace(/^const IntoUnderlying\w+Finalization = [^;]*;\n/gm, "");
-        if (/IntoUnderlying|wasm\.\w*intounderlying/i.test(js)) {
-            console.error("build-frontend: the glue still uses IntoUnderlying* after removing it");
-            process.exit(1);
-        }
-        fs.writeFileSync(file, js);
-        console.log(`    ${before - js.length} bytes of glue removed`);
-    ' "$dist/frontend.js"
-
-    # --low-memory-unused: the module never uses addresses below 1 KiB (rustc links wasm32 with
-    # the stack first, growing down from 1 MiB, and the data after it), so wasm-opt may fold
-    # constant offsets into loads and stores: -1.4 KB gzipped. The strip flags drop the producers
-    # and target-features sections (-0.2 KB gzipped). --minify-imports-and-exports-and-modules
-    # renames the ~200 imports (`__wbg_get_955bde2b2fe2defa`...) and the exports to one or two
-    # letters, in the module and (below) in the glue: their hashes do not compress (-4 KB gzipped).
-    echo "==> wasm-opt -Oz (npm binaryen)"
-    node_modules/.bin/wasm-opt --remove-exports --pass-arg='remove-exports@*intounderlying*' \
-        -Oz --low-memory-unused --strip-debug --strip-producers --strip-target-features \
-        --minify-imports-and-exports-and-modules \
-        --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        -o "$dist/frontend_bg.opt.wasm" "$dist/frontend_bg.wasm" >"$dist/names.json"
-    mv "$dist/frontend_bg.opt.wasm" "$dist/frontend_bg.wasm"
-
-    # The glue follows the renaming: the keys of its import object, the module's name there, and
-    # every `wasm.NAME` use of an export. Checked against the module: every import it asks for is
-    # given, every export the glue uses exists.
-    echo "==> renaming the imports and exports in the glue"
-    node -e '
-        const fs = require("fs");
-        const [jsFile, wasmFile, mapFile] = process.argv.slice(1);
-        const fail = (msg) => { console.error("build-frontend: " + msg); process.exit(1); };
-        const map = JSON.parse(fs.readFileSync(mapFile, "utf8"));
-        const module = new WebAssembly.Module(fs.readFileSync(wasmFile));
-        const imports = WebAssembly.Module.imports(module);
-        const exports = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
-        const modules = new Set(imports.map((i) => i.module));
-        if (modules.size !== 1) fail("expected one import module, found " + [...modules]);
-        const [newModule] = modules;
-        let js = fs.readFileSync(jsFile, "utf8");
-        const ident = (name) => name.replace(/[$]/g, "\\$");
-        const renamedModules = new Set();
-        for (const [oldModule, oldName, newName] of map.imports) {
-            renamedModules.add(oldModule);
-            const key = new RegExp("^(\\s+)" + ident(oldName) + ": function", "m");
-            if (!key.test(js)) fail("import " + oldName + " not found in the glue");
-            js = js.replace(key, (_, indent) => indent + JSON.stringify(newName) + ": function");
-        }
-        for (const oldModule of renamedModules) {
-            const entry = JSON.stringify(oldModule) + ": import0,";
-            if (!js.includes(entry)) fail("import module " + oldModule + " not found in the glue");
-            js = js.replace(entry, JSON.stringify(newModule) + ": import0,");
-        }
-        const exportMap = new Map(map.exports);
-        js = js.replace(/\bwasm\.([A-Za-z_$][\w$]*)/g, (all, name) => {
-            const renamed = exportMap.get(name);
-            if (renamed === undefined) fail("the glue uses wasm." + name + ", which is not renamed");
-            return "wasm[" + JSON.stringify(renamed) + "]";
-        });
-        for (const m of js.matchAll(/\bwasm\["([^"]+)"\]/g)) {
-            if (!exports.has(m[1])) fail("the glue uses export " + m[1] + ", not in the module");
-        }
-        for (const i of imports) {
-            if (!js.includes(JSON.stringify(i.name) + ": function")) {
-                fail("the module imports " + i.name + ", which the glue does not give");
-            }
-        }
-        fs.writeFileSync(jsFile, js);
-    ' "$dist/frontend.js" "$dist/frontend_bg.wasm" "$dist/names.json"
-    rm "$dist/names.json"
-else
-    echo "==> skipping wasm-opt (npm install binaryen to shrink the module further)"
-fi
-
-# The JS glue minified (npm's terser, when installed): 9.8 -> 7.5 KB gzipped. Only local names
-# are mangled; the names the module imports and exports stay as they are.
-if [ -x node_modules/.bin/terser ]; then
-    echo "==> terser (npm) on the JS glue"
-    node_modules/.bin/terser "$dist/frontend.js" --module --compress --mangle \
-        -o "$dist/frontend.min.js"
-    mv "$dist/frontend.min.js" "$dist/frontend.js"
-fi
+# The page's module, then the embeddable widget's (the same crate with the `widget` feature:
+# each leaves out the other's views; the page's is 16 KB gzipped smaller than one module for
+# both, the widget's 59 KB).
+build_module frontend
+build_module courier_widget --features widget
 
 cp index.html "$dist/index.html"
 # The page's style sheet without comments and layout whitespace (the source stays readable).
@@ -188,6 +206,9 @@ if command -v node >/dev/null 2>&1; then
         fs.writeFileSync(file, html);
     ' "$dist/index.html"
 fi
+# The widget's page (what `/widget` serves, in the iframe): the same page, loading its module.
+sed 's|"/frontend.js"|"/courier_widget.js"|' "$dist/index.html" >"$dist/widget.html"
+grep -q '"/courier_widget.js"' "$dist/widget.html" || fail "index.html does not import /frontend.js"
 # The embeddable widget's loader (widget.js) and the snippet builder (embed.html): static files.
 cp web/widget.js web/embed.html "$dist/"
 

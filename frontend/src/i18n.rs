@@ -52,6 +52,10 @@ pub fn set(lang: Lang) {
 }
 
 fn lang() -> Option<Lang> {
+    // The page's module (no `widget` feature) never sets one, and keeps only the English texts.
+    if !cfg!(feature = "widget") && !cfg!(test) {
+        return None;
+    }
     LANG.with(Cell::get)
 }
 

@@ -59,10 +59,26 @@ fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     let static_dir = &state.config.static_dir;
-    // Client-side routes answer with index.html and 200, so deep links work.
     // Compressed when the browser accepts it: the copies scripts/build-frontend.sh wrote
-    // (brotli, gzip -9) as they are, anything else gzipped on the fly. The wasm module shrinks
+    // (brotli, gzip) as they are, anything else gzipped on the fly. The wasm module shrinks
     // to about 30%.
+    let page = |file: &str| {
+        ServeFile::new(static_dir.join(file))
+            .precompressed_br()
+            .precompressed_gzip()
+    };
+    // The widget's page (`/widget`, `/widget/...`) loads the widget's module; client-side
+    // routes answer with the app's index.html and 200, so deep links work.
+    let pages = Router::new()
+        .route_service("/widget", page("widget.html"))
+        .route_service("/widget/", page("widget.html"))
+        .route_service("/widget/{*rest}", page("widget.html"))
+        .fallback_service(
+            ServeDir::new(static_dir)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(page("index.html")),
+        );
     // Framing headers by path (the widget page may be framed by --embed-origins).
     let web = ServiceBuilder::new()
         .layer(middleware::from_fn_with_state(
@@ -70,16 +86,7 @@ fn router(state: AppState) -> Router {
             widget::page_headers,
         ))
         .layer(CompressionLayer::new())
-        .service(
-            ServeDir::new(static_dir)
-                .precompressed_br()
-                .precompressed_gzip()
-                .fallback(
-                    ServeFile::new(static_dir.join("index.html"))
-                        .precompressed_br()
-                        .precompressed_gzip(),
-                ),
-        );
+        .service(pages);
     Router::new()
         .nest("/api", api)
         .fallback_service(web)

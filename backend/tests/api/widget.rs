@@ -27,6 +27,7 @@ const OTHER_SECRET: &str = "blog-secret-abcdefghijklmnopqrstuvwxyz";
 
 const INDEX_HTML: &str = "<!doctype html><title>courier test index</title>";
 const WIDGET_JS: &str = "/* courier widget loader (test copy) */";
+const WIDGET_HTML: &str = "<!doctype html><title>courier test widget page</title>";
 
 // ---------------------------------------------------------------------------------------------
 // Signing, as a site would.
@@ -99,10 +100,11 @@ async fn identify_code(app: &TestApp, token: &str, status: StatusCode) -> String
 // ---------------------------------------------------------------------------------------------
 // Framing headers.
 
-/// A web client directory with an index page, the embed page and the loader.
+/// A web client directory with an index page, the widget's page, the embed page and the loader.
 fn static_dir() -> TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("index.html"), INDEX_HTML).expect("write index");
+    std::fs::write(dir.path().join("widget.html"), WIDGET_HTML).expect("write widget page");
     std::fs::write(dir.path().join("embed.html"), INDEX_HTML).expect("write embed");
     std::fs::write(dir.path().join("widget.js"), WIDGET_JS).expect("write loader");
     dir
@@ -152,7 +154,7 @@ async fn the_widget_page_may_be_framed_by_the_configured_origins_only() {
             None,
             "{path}"
         );
-        assert_eq!(response.text().await.expect("body"), INDEX_HTML, "{path}");
+        assert_eq!(response.text().await.expect("body"), WIDGET_HTML, "{path}");
     }
 }
 
@@ -195,6 +197,10 @@ async fn every_other_page_may_be_framed_by_courier_itself_only() {
             Some("SAMEORIGIN"),
             "{path}"
         );
+        if path != "/embed.html?target=u:3" {
+            // The app's page, for client-side routes too (not the widget's).
+            assert_eq!(response.text().await.expect("body"), INDEX_HTML, "{path}");
+        }
     }
 }
 

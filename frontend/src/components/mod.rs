@@ -15,4 +15,4 @@ mod widget;
 
 pub use app::App;
 pub(crate) use ui::{dynamic, effect, memo, shown};
-pub use widget::{Widget, is_widget_page};
+pub use widget::Widget;

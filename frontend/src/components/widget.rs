@@ -27,13 +27,6 @@ use wasm_bindgen::JsCast;
 /// How often the target user's presence is re-read while the panel is open.
 const PRESENCE_EVERY: Duration = Duration::from_secs(30);
 
-/// Whether this page is the widget (`/widget`).
-pub fn is_widget_page() -> bool {
-    web_sys::window()
-        .and_then(|w| w.location().pathname().ok())
-        .is_some_and(|p| p == "/widget" || p == "/widget/")
-}
-
 /// Where the widget stands with its target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Status {

@@ -9,12 +9,26 @@ use flate2::write::GzEncoder;
 use serde_json::json;
 use std::io::Write;
 
-/// The files a first visit downloads, as `scripts/build-frontend.sh` writes them.
-const FILES: [&str; 3] = ["index.html", "frontend.js", "frontend_bg.wasm"];
-/// Target for the three files together, gzipped.
+/// The files a first visit to the app downloads, as `scripts/build-frontend.sh` writes them.
+const APP: [&str; 3] = ["index.html", "frontend.js", "frontend_bg.wasm"];
+/// The files a page embedding the widget downloads: the loader, then in the iframe the widget's
+/// page and module.
+const WIDGET: [&str; 4] = [
+    "widget.js",
+    "widget.html",
+    "courier_widget.js",
+    "courier_widget_bg.wasm",
+];
+/// Target for the app's three files together, gzipped.
 const TARGET_GZIP_BYTES: usize = 250_000;
 
+/// One JSON line for the app's first visit, one for the widget's.
 pub fn run(settings: &super::Settings) {
+    measure(settings, "app", &APP);
+    measure(settings, "widget", &WIDGET);
+}
+
+fn measure(settings: &super::Settings, page: &str, names: &[&str]) {
     let dist = &settings.dist;
     let mut files = Vec::new();
     let mut raw_total = 0;
@@ -22,11 +36,12 @@ pub fn run(settings: &super::Settings) {
     // None once a file has no brotli copy (node was missing when the client was built).
     let mut brotli_total = Some(0);
     let mut served_gzip_total = Some(0);
-    for name in FILES {
+    for &name in names {
         let path = dist.join(name);
         let Ok(bytes) = std::fs::read(&path) else {
             emit(json!({
                 "scenario": "frontend",
+                "page": page,
                 "skipped": format!("{} is missing: build the web client first (scripts/build-frontend.sh), or pass --dist DIR", path.display()),
             }));
             return;
@@ -55,6 +70,7 @@ pub fn run(settings: &super::Settings) {
     }
     emit(json!({
         "scenario": "frontend",
+        "page": page,
         "dist": dist.display().to_string(),
         "files": files,
         "raw_bytes": raw_total,
