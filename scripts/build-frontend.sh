@@ -189,13 +189,19 @@ mkdir -p "$dist"
 build_module frontend
 build_module courier_widget --features widget
 
-cp index.html "$dist/index.html"
-# The page's style sheet without comments and layout whitespace (the source stays readable).
+# Two pages from index.html: the app's (index.html, without the parts marked "widget page only")
+# and the widget's (widget.html, loading the widget's module), each with its style sheet
+# without comments and layout whitespace (the source stays readable).
 if command -v node >/dev/null 2>&1; then
     node -e '
         const fs = require("fs");
-        const file = process.argv[1];
-        const html = fs.readFileSync(file, "utf8").replace(/<style>([\s\S]*?)<\/style>/g,
+        const [source, dist] = process.argv.slice(1);
+        const fail = (msg) => { console.error("build-frontend: " + msg); process.exit(1); };
+        const html = fs.readFileSync(source, "utf8");
+        const css = /\/\* widget page only: begin[^*]*\*\/[\s\S]*?\/\* widget page only: end \*\/\n?/g;
+        const markup = /<!-- widget page only: begin -->\n[\s\S]*?<!-- widget page only: end -->\n/g;
+        const markers = /<!-- widget page only: (begin|end) -->\n/g;
+        const minified = (page) => page.replace(/<style>([\s\S]*?)<\/style>/g,
             (_, css) => "<style>" + css
                 .replace(/\/\*[\s\S]*?\*\//g, "")
                 .replace(/\s+/g, " ")
@@ -203,12 +209,18 @@ if command -v node >/dev/null 2>&1; then
                 .replace(/:\s+/g, ":")
                 .replace(/;}/g, "}")
                 .trim() + "</style>");
-        fs.writeFileSync(file, html);
-    ' "$dist/index.html"
+        const app = html.replace(css, "").replace(markup, "");
+        const widget = html.replace(markers, "").replace("\"/frontend.js\"", "\"/courier_widget.js\"");
+        if (app === html || !widget.includes("\"/courier_widget.js\"") || /widget page only/.test(app)) {
+            fail("index.html lacks its widget-only markers or its /frontend.js import");
+        }
+        fs.writeFileSync(dist + "/index.html", minified(app));
+        fs.writeFileSync(dist + "/widget.html", minified(widget));
+    ' index.html "$dist"
+else
+    cp index.html "$dist/index.html"
+    sed 's|"/frontend.js"|"/courier_widget.js"|' index.html >"$dist/widget.html"
 fi
-# The widget's page (what `/widget` serves, in the iframe): the same page, loading its module.
-sed 's|"/frontend.js"|"/courier_widget.js"|' "$dist/index.html" >"$dist/widget.html"
-grep -q '"/courier_widget.js"' "$dist/widget.html" || fail "index.html does not import /frontend.js"
 # The embeddable widget's loader (widget.js) and the snippet builder (embed.html): static files.
 cp web/widget.js web/embed.html "$dist/"
 

@@ -11,7 +11,7 @@ pub const MAX_NOTE_CHARS: usize = 200;
 /// Most ids one batch-details request may ask for.
 pub const MAX_BATCH_IDS: usize = 200;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Gender {
     #[default]
@@ -20,9 +20,11 @@ pub enum Gender {
     Female,
 }
 
+deserialize_by_name!(Gender { Unknown = "unknown", Male = "male", Female = "female" });
+
 /// Who may see my profile (gender, birthday). Everyone always sees uid and nick name, so that a
 /// chat can show who wrote.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OpenLevel {
     #[default]
@@ -34,8 +36,10 @@ pub enum OpenLevel {
     Nobody,
 }
 
+deserialize_by_name!(OpenLevel { Everyone = "everyone", Friends = "friends", GroupMembers = "group_members", Nobody = "nobody" });
+
 /// Who may add me as a friend.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FriendLevel {
     /// A request makes us friends at once.
@@ -47,8 +51,10 @@ pub enum FriendLevel {
     Nobody,
 }
 
+deserialize_by_name!(FriendLevel { Anyone = "anyone", Approval = "approval", Nobody = "nobody" });
+
 /// Who may send me one-to-one messages (and group invitations).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MsgPolicy {
     #[default]
@@ -58,6 +64,8 @@ pub enum MsgPolicy {
     /// My friends only.
     Friends,
 }
+
+deserialize_by_name!(MsgPolicy { Anyone = "anyone", GroupMembers = "group_members", Friends = "friends" });
 
 /// A user's profile as another user may see it (`GET /api/users/{uid}`, `POST /api/users/batch`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +83,7 @@ pub struct Profile {
 }
 
 /// Who may see whether I am online (`GET /api/users/{uid}/presence`, `presence` events).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PresenceLevel {
     /// My friends only.
@@ -85,6 +93,8 @@ pub enum PresenceLevel {
     /// widget, which tells them "we'll reply here" while the account is offline.
     Everyone,
 }
+
+deserialize_by_name!(PresenceLevel { Friends = "friends", Everyone = "everyone" });
 
 /// `GET /api/users/{uid}/presence` answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,7 +134,7 @@ pub struct NewFriendRequest {
     pub note: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestState {
     Pending,
@@ -132,6 +142,8 @@ pub enum RequestState {
     Rejected,
     Cancelled,
 }
+
+deserialize_by_name!(RequestState { Pending = "pending", Accepted = "accepted", Rejected = "rejected", Cancelled = "cancelled" });
 
 /// A friend request, as both sides see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,7 +160,7 @@ pub struct FriendRequest {
 }
 
 /// What sending a friend request did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FriendRequestResult {
     /// The target accepts anyone (or had asked us too): we are friends now.
@@ -156,6 +168,8 @@ pub enum FriendRequestResult {
     /// The request waits for the target's approval.
     Pending,
 }
+
+deserialize_by_name!(FriendRequestResult { Added = "added", Pending = "pending" });
 
 /// `POST /api/friends/requests` answer (201).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,12 +204,14 @@ pub struct PresenceList {
 }
 
 /// The two versioned lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {
     Friend,
     Group,
 }
+
+deserialize_by_name!(ListKind { Friend = "friend", Group = "group" });
 
 /// `POST /api/lists/sync` body, exactly as in seed 000: the versions the client holds (0 when it
 /// holds nothing).

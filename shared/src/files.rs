@@ -50,7 +50,7 @@ pub struct FileCreated {
 }
 
 /// Where a file's upload stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileState {
     /// Bytes are still arriving; `received` says how many.
@@ -61,8 +61,10 @@ pub enum FileState {
     Failed,
 }
 
+deserialize_by_name!(FileState { Uploading = "uploading", Ready = "ready", Failed = "failed" });
+
 /// Why an upload failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFailure {
     /// More bytes arrived than the declared size.
@@ -72,6 +74,8 @@ pub enum FileFailure {
     /// The upload was not completed in time (`--upload-expiry`).
     Expired,
 }
+
+deserialize_by_name!(FileFailure { SizeMismatch = "size_mismatch", ChecksumMismatch = "checksum_mismatch", Expired = "expired" });
 
 /// `GET /api/files/{id}` answer, and the payload of the `file_ready` event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,7 +24,7 @@ impl fmt::Display for GroupId {
 }
 
 /// How people get into a group.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JoinPolicy {
     /// Anyone with the link joins at once.
@@ -36,13 +36,17 @@ pub enum JoinPolicy {
     InviteOnly,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+deserialize_by_name!(JoinPolicy { Open = "open", Approval = "approval", InviteOnly = "invite_only" });
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupRole {
     Owner,
     Admin,
     Member,
 }
+
+deserialize_by_name!(GroupRole { Owner = "owner", Admin = "admin", Member = "member" });
 
 /// A group's details (`time` changes whenever any of them changes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,13 +118,15 @@ pub struct JoinGroup {
     pub note: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JoinResult {
     Joined,
     /// Waits for an owner or admin (`approval` groups).
     Pending,
 }
+
+deserialize_by_name!(JoinResult { Joined = "joined", Pending = "pending" });
 
 /// `POST /api/groups/{gid}/join` answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
