@@ -10,7 +10,7 @@ use std::fmt;
 /// `Deserialize` for an enum of unit variants, from its name (`"group_members"`): the names and
 /// the JSON of serde's derive with `rename_all = "snake_case"` (which the enums keep for
 /// `Serialize`; a test checks that every variant reads back what it writes), in a fraction of the
-/// code: derive writes a visitor per enum, here each reads a string and looks it up. The browser's
+/// code: derive writes a visitor per enum, here all share one that looks the name up. The browser's
 /// module reads sixteen of these enums.
 macro_rules! deserialize_by_name {
     ($ty:ident { $($variant:ident = $name:literal),+ $(,)? }) => {
@@ -18,11 +18,8 @@ macro_rules! deserialize_by_name {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 const NAMES: &[&str] = &[$($name),+];
                 const ALL: &[$ty] = &[$($ty::$variant),+];
-                let name = <String as serde::Deserialize>::deserialize(deserializer)?;
-                match NAMES.iter().position(|n| *n == name) {
-                    Some(i) => Ok(ALL[i]),
-                    None => Err(serde::de::Error::unknown_variant(&name, NAMES)),
-                }
+                let i = deserializer.deserialize_str($crate::NameIndex(NAMES))?;
+                Ok(ALL[i])
             }
         }
 
@@ -33,6 +30,25 @@ macro_rules! deserialize_by_name {
             pub(crate) const NAMED: &[($ty, &str)] = &[$(($ty::$variant, $name)),+];
         }
     };
+}
+
+/// Reads one of the names and gives its position (for `deserialize_by_name!`): one visitor for
+/// every such enum, and the name is not copied.
+struct NameIndex(&'static [&'static str]);
+
+impl serde::de::Visitor<'_> for NameIndex {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("one of the names")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<usize, E> {
+        self.0
+            .iter()
+            .position(|n| *n == name)
+            .ok_or_else(|| E::unknown_variant(name, self.0))
+    }
 }
 
 pub mod contacts;
