@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the web client into dist/: wasm32 release build, wasm-bindgen (--target web), optional
-# wasm-opt from npm's binaryen, index.html, and the widget's static files from web/. The server
-# serves dist/ at /.
+# Builds the web client into dist/: two wasm32 release builds of the frontend crate (the app's
+# module, frontend.js + frontend_bg.wasm, and the embeddable widget's, courier_widget.js +
+# courier_widget_bg.wasm), each through wasm-bindgen (--target web) and, when installed, npm's
+# wasm-opt and terser; the two pages from index.html (index.html for the app, widget.html for
+# /widget); the widget's static files from web/; compressed copies of each. The server serves
+# dist/ at /.
 #
 #   scripts/build-frontend.sh            # from any directory
 #   CARGO_TARGET_DIR=/elsewhere scripts/build-frontend.sh
@@ -53,7 +56,7 @@ fi
 sysroot=$(rustc --print sysroot)
 cargo_build() {
     if [ -d "$sysroot/lib/rustlib/src/rust/library/std" ]; then
-        echo "==> cargo build -p frontend $* (wasm32, wasm-release, std rebuilt for size)"
+        echo "==> cargo build -p frontend${*:+ $*} (wasm32, wasm-release, std rebuilt for size)"
         # --config adds these flags to those of .cargo/config.toml (arrays from --config are joined).
         if ! RUSTC_BOOTSTRAP=1 cargo build -p frontend --target wasm32-unknown-unknown \
             --profile wasm-release "$@" -Z build-std=std,panic_abort \
@@ -65,7 +68,7 @@ cargo_build() {
             cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release "$@"
         fi
     else
-        echo "==> cargo build -p frontend $* (wasm32, wasm-release; rustup component add rust-src makes it smaller)"
+        echo "==> cargo build -p frontend${*:+ $*} (wasm32, wasm-release; rustup component add rust-src makes it smaller)"
         cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release "$@"
     fi
 }
