@@ -117,7 +117,8 @@ build_module() {
         # alone on this module (-2.8 KB gzipped; a fourth -Oz gains nothing).
         echo "==> wasm-opt --flatten --rereloop -Oz -Oz -Oz (npm binaryen)"
         node_modules/.bin/wasm-opt --remove-exports --pass-arg='remove-exports@*intounderlying*' \
-            --flatten --rereloop -Oz -Oz -Oz --low-memory-unused --strip-debug --strip-producers --strip-target-features \
+            --flatten --rereloop -Oz -Oz -Oz --low-memory-unused \
+            --strip-debug --strip-producers --strip-target-features \
             --minify-imports-and-exports-and-modules \
             --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
             --enable-mutable-globals --enable-reference-types --enable-multivalue \

@@ -27,6 +27,7 @@ const OTHER_SECRET: &str = "blog-secret-abcdefghijklmnopqrstuvwxyz";
 
 const INDEX_HTML: &str = "<!doctype html><title>courier test index</title>";
 const WIDGET_JS: &str = "/* courier widget loader (test copy) */";
+const EMBED_HTML: &str = "<!doctype html><title>courier test embed page</title>";
 const WIDGET_HTML: &str = "<!doctype html><title>courier test widget page</title>";
 
 // ---------------------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ fn static_dir() -> TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("index.html"), INDEX_HTML).expect("write index");
     std::fs::write(dir.path().join("widget.html"), WIDGET_HTML).expect("write widget page");
-    std::fs::write(dir.path().join("embed.html"), INDEX_HTML).expect("write embed");
+    std::fs::write(dir.path().join("embed.html"), EMBED_HTML).expect("write embed");
     std::fs::write(dir.path().join("widget.js"), WIDGET_JS).expect("write loader");
     dir
 }
@@ -179,12 +180,14 @@ async fn without_embed_origins_the_widget_page_is_for_courier_itself_and_a_star_
 async fn every_other_page_may_be_framed_by_courier_itself_only() {
     let web = static_dir();
     let app = spawn_serving(&web, "https://shop.example.com").await;
-    for path in [
-        "/",
-        "/index.html",
-        "/embed.html?target=u:3",
-        "/chats/d1_2",
-        "/widgets",
+    // Each with the page it answers: the app's index.html for client-side routes too, never the
+    // widget's page.
+    for (path, page) in [
+        ("/", INDEX_HTML),
+        ("/index.html", INDEX_HTML),
+        ("/embed.html?target=u:3", EMBED_HTML),
+        ("/chats/d1_2", INDEX_HTML),
+        ("/widgets", INDEX_HTML),
     ] {
         let response = get(&app, path).await;
         assert_eq!(
@@ -197,10 +200,7 @@ async fn every_other_page_may_be_framed_by_courier_itself_only() {
             Some("SAMEORIGIN"),
             "{path}"
         );
-        if path != "/embed.html?target=u:3" {
-            // The app's page, for client-side routes too (not the widget's).
-            assert_eq!(response.text().await.expect("body"), INDEX_HTML, "{path}");
-        }
+        assert_eq!(response.text().await.expect("body"), page, "{path}");
     }
 }
 
