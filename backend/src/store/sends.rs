@@ -101,6 +101,8 @@ impl Store {
             // SQLite: the writer task gets a thread (and a runtime) of its own, so each hand-off
             // to the connection's thread during a batch waits for nothing else: on the shared
             // runtime it queued behind every HTTP task ready at the time, once per statement.
+            // Its answers go back through the server's runtime (see `run_writer`).
+            let answers = tokio::runtime::Handle::try_current().ok();
             let spawned = std::thread::Builder::new()
                 .name("courier-writer".into())
                 .spawn(move || {
@@ -108,7 +110,7 @@ impl Store {
                         .enable_all()
                         .build()
                     {
-                        Ok(runtime) => runtime.block_on(worker.run_writer(jobs, sqlite)),
+                        Ok(runtime) => runtime.block_on(worker.run_writer(jobs, sqlite, answers)),
                         Err(error) => {
                             tracing::error!(error = %error, "cannot start the writer's runtime")
                         }
@@ -118,7 +120,7 @@ impl Store {
                 tracing::error!(error = %error, "cannot start the writer thread");
             }
         } else {
-            tokio::spawn(worker.run_writer(jobs, sqlite));
+            tokio::spawn(worker.run_writer(jobs, sqlite, None));
         }
         self.queue = Some(queue);
     }
@@ -150,10 +152,16 @@ impl Store {
     /// The writer task. With `sqlite` (the SQLite store), batches run on that connection on
     /// this thread ([`super::sqlite_writer`]), the sqlx writer connection held meanwhile so that
     /// other writers wait their turn; otherwise on the sqlx writer connection.
+    ///
+    /// With `answers` (the server's runtime, when this task runs on a thread of its own), a
+    /// batch's answers are handed to one task there, which answers every sender: one wake-up
+    /// crossing threads per batch instead of one per send. Each of those woke a server thread
+    /// from the writer's and, on two cores, often handed it the writer's core mid-batch.
     async fn run_writer(
         self,
         mut jobs: mpsc::Receiver<Job>,
         mut sqlite: Option<rusqlite::Connection>,
+        answers: Option<tokio::runtime::Handle>,
     ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         // The writer connection, kept across back-to-back batches (see [`HOLD_WRITER`]).
@@ -197,8 +205,16 @@ impl Store {
             }
             match result {
                 Ok(outcomes) => {
-                    for (job, outcome) in batch.drain(..).zip(outcomes) {
-                        let _ = job.reply.send(Ok(outcome));
+                    let replies: Vec<_> =
+                        batch.drain(..).map(|job| job.reply).zip(outcomes).collect();
+                    let answer = async move {
+                        for (reply, outcome) in replies {
+                            let _ = reply.send(Ok(outcome));
+                        }
+                    };
+                    match &answers {
+                        Some(runtime) => drop(runtime.spawn(answer)),
+                        None => answer.await,
                     }
                 }
                 Err(error) => {
