@@ -65,10 +65,12 @@ cargo_build() {
         then
             # Unstable options change between compilers; the client still builds without them.
             echo "build-frontend: WARNING: the size-optimised build failed with $(rustc -V); building without it" >&2
+            missing_size_tools+=("build-std")
             cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release "$@"
         fi
     else
         echo "==> cargo build -p frontend${*:+ $*} (wasm32, wasm-release; rustup component add rust-src makes it smaller)"
+        missing_size_tools+=("rust-src")
         cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release "$@"
     fi
 }
@@ -173,6 +175,7 @@ build_module() {
         rm "$dist/$name.names.json"
     else
         echo "==> skipping wasm-opt (npm install binaryen to shrink the module further)"
+        missing_size_tools+=("wasm-opt")
     fi
 
     # The JS glue minified (npm's terser, when installed): 9.8 -> 7.5 KB gzipped. Only local names
@@ -182,9 +185,14 @@ build_module() {
         node_modules/.bin/terser "$dist/$name.js" --module --compress --mangle \
             -o "$dist/$name.min.js"
         mv "$dist/$name.min.js" "$dist/$name.js"
+    else
+        missing_size_tools+=("terser")
     fi
 }
 
+# Size tools this build went without (each fallback above and below adds its name); written to
+# dist/size-tools.txt, where the download-budget test reads whether the budget applies.
+missing_size_tools=()
 rm -rf "$dist"
 mkdir -p "$dist"
 # The page's module, then the embeddable widget's (the same crate with the `widget` feature:
@@ -229,16 +237,32 @@ fi
 cp web/widget.js web/embed.html "$dist/"
 
 # Compressed copies, served as they are to browsers that accept them (no work per request):
-# brotli (quality 11, through node's zlib, when node is here) and gzip, by zopfli when it is
-# installed (Debian's zopfli package: the same gzip format, about 5% smaller than gzip -9, slower
-# to compress, which is done once here), else by gzip -9.
+# brotli (quality 11, through node's zlib) and gzip by zopfli (the same gzip format, about 5%
+# smaller than gzip -9, slower to compress, which is done once here): npm's @gfx/zopfli (pinned
+# in package.json, installed by scripts/setup-tools.sh), else Debian's zopfli, else gzip -9.
 echo "==> compressing"
+if command -v node >/dev/null 2>&1 && [ -d node_modules/@gfx/zopfli ]; then
+    gzipper=npm
+elif command -v zopfli >/dev/null 2>&1; then
+    gzipper=zopfli
+else
+    gzipper=gzip
+    missing_size_tools+=("zopfli")
+fi
 for file in "$dist"/*.js "$dist"/*.wasm "$dist"/*.html; do
-    if command -v zopfli >/dev/null 2>&1; then
-        zopfli --gzip -c "$file" >"$file.gz"
-    else
-        gzip -9 -k -f "$file"
-    fi
+    case $gzipper in
+    npm)
+        node -e '
+            const fs = require("fs");
+            require("./node_modules/@gfx/zopfli").gzip(
+                fs.readFileSync(process.argv[1]), { numiterations: 15 }, (error, output) => {
+                    if (error) throw error;
+                    fs.writeFileSync(process.argv[1] + ".gz", output);
+                });
+        ' "$file" ;;
+    zopfli) zopfli --gzip -c "$file" >"$file.gz" ;;
+    *) gzip -9 -k -f "$file" ;;
+    esac
     if command -v node >/dev/null 2>&1; then
         node -e '
             const zlib = require("zlib"), fs = require("fs");
@@ -251,6 +275,12 @@ for file in "$dist"/*.js "$dist"/*.wasm "$dist"/*.html; do
         ' "$file"
     fi
 done
+if [ ${#missing_size_tools[@]} -eq 0 ]; then
+    echo "complete" >"$dist/size-tools.txt"
+else
+    echo "missing: ${missing_size_tools[*]}" >"$dist/size-tools.txt"
+    echo "build-frontend: note: built without ${missing_size_tools[*]}: the client is larger than it could be" >&2
+fi
 
 echo "==> dist/ (what a browser downloads: brotli where it accepts it, else gzip)"
 printf '%-22s %10s %10s %10s\n' file bytes gzip brotli

@@ -29,10 +29,12 @@ if [[ "$have" != "$want" ]]; then
   cargo install wasm-bindgen-cli --version "$want"
 fi
 
-# Optional: wasm-opt from npm's binaryen shrinks the client by about a quarter, and terser
-# minifies the JS glue. Never Debian's binaryen (too old; its output fails in the browser).
-if { [[ ! -x node_modules/.bin/wasm-opt ]] || [[ ! -x node_modules/.bin/terser ]]; } \
+# Optional: wasm-opt from npm's binaryen shrinks the client by about a quarter, terser
+# minifies the JS glue and @gfx/zopfli writes the gzip copies. Never Debian's binaryen (too old;
+# its output fails in the browser).
+if { [[ ! -x node_modules/.bin/wasm-opt ]] || [[ ! -x node_modules/.bin/terser ]] \
+    || [[ ! -d node_modules/@gfx/zopfli ]]; } \
   && command -v npm >/dev/null 2>&1; then
-  echo "==> installing binaryen (wasm-opt) and terser from npm"
+  echo "==> installing binaryen (wasm-opt), terser and zopfli from npm"
   npm ci --no-audit --no-fund || echo "note: npm ci failed; the client is built without wasm-opt/terser" >&2
 fi
