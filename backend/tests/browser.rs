@@ -48,28 +48,18 @@ fn a_first_visit_to_the_app_downloads_at_most_250_kb_gzipped() {
         "frontend_bg.wasm",
         "size-tools.txt",
     ];
-    if !files.iter().all(|f| common::dist_dir().join(f).exists()) {
+    let why_not = if !files.iter().all(|f| common::dist_dir().join(f).exists()) {
+        Some(format!("dist/ lacks {files:?} (scripts/build-frontend.sh)"))
+    } else {
+        let tools =
+            std::fs::read_to_string(common::dist_dir().join("size-tools.txt")).unwrap_or_default();
+        (tools.trim() != "complete")
+            .then(|| format!("the client was built with size tools {}", tools.trim()))
+    };
+    if let Some(why_not) = why_not {
         let required = std::env::var("COURIER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "dist/ lacks {files:?} (scripts/build-frontend.sh)"
-        );
-        eprintln!("SKIPPED download budget: dist/ lacks {files:?} (scripts/build-frontend.sh)");
-        return;
-    }
-    let tools =
-        std::fs::read_to_string(common::dist_dir().join("size-tools.txt")).expect("size-tools.txt");
-    if tools.trim() != "complete" {
-        let required = std::env::var("COURIER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "the client was built with size tools {}",
-            tools.trim()
-        );
-        eprintln!(
-            "SKIPPED download budget: the client was built with size tools {}",
-            tools.trim()
-        );
+        assert!(!required, "{why_not}");
+        eprintln!("SKIPPED download budget: {why_not}");
         return;
     }
     let server = start_server();
