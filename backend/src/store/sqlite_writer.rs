@@ -38,9 +38,6 @@ pub(super) fn open(path: &str) -> Result<Connection, StoreError> {
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.execute_batch(PRAGMAS)?;
-    if let Ok(x) = std::env::var("XP_PRAGMAS") {
-        conn.execute_batch(&x)?;
-    }
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
