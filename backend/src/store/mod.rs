@@ -28,6 +28,7 @@ pub mod lists;
 pub mod presence;
 mod sends;
 mod sqlite_writer;
+mod wal_vfs;
 
 /// Everything that can go wrong below the service layer.
 #[derive(Debug, thiserror::Error)]

@@ -32,9 +32,11 @@ impl From<rusqlite::Error> for StoreError {
 /// Opens the send writer's connection to the database at `path` (already created and migrated,
 /// in WAL mode).
 pub(super) fn open(path: &str) -> Result<Connection, StoreError> {
-    let conn = Connection::open_with_flags(
+    super::wal_vfs::register().map_err(StoreError::Corrupt)?;
+    let conn = Connection::open_with_flags_and_vfs(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        super::wal_vfs::NAME,
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.execute_batch(PRAGMAS)?;
