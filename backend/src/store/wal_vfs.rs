@@ -362,61 +362,41 @@ unsafe extern "C" fn wal_write(
     }
 }
 
+/// Writes out `file`'s gathered frames, then calls its `unix` method `$method` with `$args`
+/// (or answers `$missing` if the table has none). Only inside `unsafe`, on a WAL file object set
+/// up by [`open`].
+macro_rules! flush_then {
+    ($file:expr, $method:ident, $missing:expr, ($($arg:expr),*)) => {{
+        let rc = flush($file);
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        match (*extra($file).real).$method {
+            Some(real) => real($file, $($arg),*),
+            None => $missing,
+        }
+    }};
+}
+
 unsafe extern "C" fn wal_read(
     file: *mut ffi::sqlite3_file,
     data: *mut c_void,
     amount: c_int,
     offset: i64,
 ) -> c_int {
-    unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        match (*extra(file).real).xRead {
-            Some(real) => real(file, data, amount, offset),
-            None => ffi::SQLITE_IOERR_READ,
-        }
-    }
+    unsafe { flush_then!(file, xRead, ffi::SQLITE_IOERR_READ, (data, amount, offset)) }
 }
 
 unsafe extern "C" fn wal_truncate(file: *mut ffi::sqlite3_file, size: i64) -> c_int {
-    unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        match (*extra(file).real).xTruncate {
-            Some(real) => real(file, size),
-            None => ffi::SQLITE_IOERR_TRUNCATE,
-        }
-    }
+    unsafe { flush_then!(file, xTruncate, ffi::SQLITE_IOERR_TRUNCATE, (size)) }
 }
 
 unsafe extern "C" fn wal_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
-    unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        match (*extra(file).real).xSync {
-            Some(real) => real(file, flags),
-            None => ffi::SQLITE_IOERR_FSYNC,
-        }
-    }
+    unsafe { flush_then!(file, xSync, ffi::SQLITE_IOERR_FSYNC, (flags)) }
 }
 
 unsafe extern "C" fn wal_file_size(file: *mut ffi::sqlite3_file, size: *mut i64) -> c_int {
-    unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        match (*extra(file).real).xFileSize {
-            Some(real) => real(file, size),
-            None => ffi::SQLITE_IOERR_FSTAT,
-        }
-    }
+    unsafe { flush_then!(file, xFileSize, ffi::SQLITE_IOERR_FSTAT, (size)) }
 }
 
 unsafe extern "C" fn wal_file_control(
@@ -424,16 +404,7 @@ unsafe extern "C" fn wal_file_control(
     op: c_int,
     arg: *mut c_void,
 ) -> c_int {
-    unsafe {
-        let rc = flush(file);
-        if rc != ffi::SQLITE_OK {
-            return rc;
-        }
-        match (*extra(file).real).xFileControl {
-            Some(real) => real(file, op, arg),
-            None => ffi::SQLITE_NOTFOUND,
-        }
-    }
+    unsafe { flush_then!(file, xFileControl, ffi::SQLITE_NOTFOUND, (op, arg)) }
 }
 
 #[cfg(test)]
@@ -449,13 +420,10 @@ mod tests {
 
     /// A new database in WAL mode, made by a plain connection, which is returned with one
     /// through this VFS.
-    fn open_pair(name: &str) -> (Connection, Connection, std::path::PathBuf) {
+    fn open_pair() -> (Connection, Connection, tempfile::TempDir) {
         register().unwrap();
-        let dir =
-            std::env::temp_dir().join(format!("courier-wal-vfs-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("t.db");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
         let plain = Connection::open(&path).unwrap();
         plain
             .execute_batch(
@@ -483,7 +451,7 @@ mod tests {
 
     #[test]
     fn a_commit_goes_to_the_wal_in_a_few_large_writes() {
-        let (_plain, ours, dir) = open_pair("few-writes");
+        let (_plain, ours, _dir) = open_pair();
         ours.execute_batch("INSERT INTO t (k, v) VALUES (0, zeroblob(10))")
             .unwrap();
         let before = WAL_WRITES.get();
@@ -498,12 +466,11 @@ mod tests {
         let writes = WAL_WRITES.get() - before;
         // 300 frames of 4,120 bytes in pieces of at most MAX_WRITE.
         assert!((10..=14).contains(&writes), "{writes} writes");
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn another_connection_sees_every_commit_as_soon_as_it_returns() {
-        let (plain, ours, dir) = open_pair("visible");
+        let (plain, ours, _dir) = open_pair();
         for n in 1..=40i64 {
             // Commits of 1 to 40 pages, some larger than one write.
             ours.execute(
@@ -520,12 +487,11 @@ mod tests {
             }
         }
         assert_eq!(integrity(&plain), "ok");
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn a_transaction_larger_than_the_cache_spills_and_still_commits_whole() {
-        let (plain, ours, dir) = open_pair("spill");
+        let (plain, ours, dir) = open_pair();
         // A tiny cache: the transaction writes frames before its commit, then rewrites some.
         ours.execute_batch("PRAGMA cache_size = 10").unwrap();
         ours.execute_batch(
@@ -552,9 +518,8 @@ mod tests {
         drop(ours);
         drop(plain);
         // Read back from the files alone (the WAL index is rebuilt from the WAL).
-        let fresh = Connection::open(dir.join("t.db")).unwrap();
+        let fresh = Connection::open(dir.path().join("t.db")).unwrap();
         assert_eq!(count(&fresh), 2001);
         assert_eq!(integrity(&fresh), "ok");
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -4,15 +4,37 @@ use crate::helpers::contents;
 use crate::process::{guest, start};
 use shared::Cursor;
 
+/// Where a server that is killed and restarted keeps its data: a directory and, on
+/// PostgreSQL, a database of its own.
+struct Site {
+    dir: tempfile::TempDir,
+    database: Option<crate::helpers::TestDatabase>,
+}
+
+impl Site {
+    async fn new() -> Self {
+        let database = match crate::helpers::current_store() {
+            crate::helpers::StoreKind::Sqlite => None,
+            crate::helpers::StoreKind::Postgres => {
+                Some(crate::helpers::TestDatabase::create().await)
+            }
+        };
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self { dir, database }
+    }
+
+    fn start(&self) -> crate::process::Process {
+        start(
+            self.dir.path(),
+            self.database.as_ref().map(|db| db.url.as_str()),
+        )
+    }
+}
+
 store_test! {
 async fn acknowledged_messages_survive_a_kill_9_and_restart() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database = match crate::helpers::current_store() {
-        crate::helpers::StoreKind::Sqlite => None,
-        crate::helpers::StoreKind::Postgres => Some(crate::helpers::TestDatabase::create().await),
-    };
-    let url = database.as_ref().map(|db| db.url.as_str());
-    let mut server = start(dir.path(), url);
+    let site = Site::new().await;
+    let mut server = site.start();
     let a = guest(&server.base).await;
     let mut b = guest(&server.base).await;
     for i in 1..=20 {
@@ -22,7 +44,7 @@ async fn acknowledged_messages_survive_a_kill_9_and_restart() {
     server.child.kill().expect("SIGKILL");
     server.child.wait().expect("reaped");
 
-    let restarted = start(dir.path(), url);
+    let restarted = site.start();
     b.base = restarted.base.clone();
     let batch = b.poll(Cursor(0), 0.0).await;
     let expected: Vec<String> = (1..=20).map(|i| format!("durable {i}")).collect();
@@ -44,13 +66,8 @@ async fn a_kill_9_during_concurrent_sends_keeps_every_acknowledged_message() {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     const PAIRS: usize = 24;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let database = match crate::helpers::current_store() {
-        crate::helpers::StoreKind::Sqlite => None,
-        crate::helpers::StoreKind::Postgres => Some(crate::helpers::TestDatabase::create().await),
-    };
-    let url = database.as_ref().map(|db| db.url.as_str());
-    let mut server = start(dir.path(), url);
+    let site = Site::new().await;
+    let mut server = site.start();
     let mut pairs = Vec::new();
     for _ in 0..PAIRS {
         pairs.push((guest(&server.base).await, guest(&server.base).await));
@@ -97,7 +114,7 @@ async fn a_kill_9_during_concurrent_sends_keeps_every_acknowledged_message() {
         acked[n] = contents;
     }
 
-    let restarted = start(dir.path(), url);
+    let restarted = site.start();
     for (n, (_, b)) in pairs.iter_mut().enumerate() {
         b.base = restarted.base.clone();
         let mut messages = Vec::new();
