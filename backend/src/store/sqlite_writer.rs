@@ -30,7 +30,8 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// Opens the send writer's connection to the database at `path` (already created and migrated,
-/// in WAL mode).
+/// in WAL mode), through the VFS that gathers each commit's WAL frames into large writes
+/// ([`super::wal_vfs`]).
 pub(super) fn open(path: &str) -> Result<Connection, StoreError> {
     super::wal_vfs::register().map_err(StoreError::Corrupt)?;
     let conn = Connection::open_with_flags_and_vfs(

@@ -1,6 +1,6 @@
 //! A thin SQLite VFS for the send writer's connection: the operating system's `unix` VFS, except
-//! that the frames a transaction appends to the write-ahead log reach the file in one `pwrite`
-//! per commit instead of two per page.
+//! that the frames a transaction appends to the write-ahead log reach the file in a few large
+//! writes (one per 124 KiB) instead of two per page.
 //!
 //! SQLite writes each WAL frame as two calls, a 24-byte header and then the page. A batch of
 //! sends dirties about four random B-tree leaves per message (see docs/benchmarks.md, session
@@ -35,7 +35,7 @@ const C_NAME: &CStr = c"courier-wal";
 /// its cache writes many frames before its commit).
 const MAX_BUFFER: usize = 16 << 20;
 /// The most the `unix` VFS writes in one call: it keeps only the low 17 bits of a write's
-/// length (`seekAndWrite`), so larger writes go in pieces of this size (31 frames of 4 KiB).
+/// length (`seekAndWrite`), so larger writes go in pieces of this size (about 30 frames of 4 KiB).
 const MAX_WRITE: usize = 124 << 10;
 /// The size of a WAL frame header; a commit frame's carries a non-zero database size at 4..8.
 const FRAME_HEADER: usize = 24;
