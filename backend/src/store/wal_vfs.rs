@@ -238,6 +238,10 @@ unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
                 offset,
             );
             #[cfg(test)]
+            if FAIL_WRITES.get() {
+                rc = ffi::SQLITE_IOERR_WRITE;
+            }
+            #[cfg(test)]
             WAL_WRITES.set(WAL_WRITES.get() + 1);
             if rc != ffi::SQLITE_OK {
                 break;
@@ -411,6 +415,8 @@ unsafe extern "C" fn wal_file_control(
 thread_local! {
     /// The `pwrite`-level writes this thread made to WAL files through this VFS.
     static WAL_WRITES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// While set, this thread's WAL writes through this VFS report failure (as a full disk would).
+    static FAIL_WRITES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[cfg(test)]
@@ -520,6 +526,43 @@ mod tests {
         // Read back from the files alone (the WAL index is rebuilt from the WAL).
         let fresh = Connection::open(dir.path().join("t.db")).unwrap();
         assert_eq!(count(&fresh), 2001);
+        assert_eq!(integrity(&fresh), "ok");
+    }
+
+    #[test]
+    fn a_write_that_fails_fails_its_commit_and_changes_nothing() {
+        let (plain, ours, dir) = open_pair();
+        ours.execute("INSERT INTO t (k, v) VALUES (1, x'01')", [])
+            .unwrap();
+        FAIL_WRITES.set(true);
+        let failed = ours.execute_batch(
+            "BEGIN IMMEDIATE; INSERT INTO t (k, v) VALUES (2, randomblob(20000)); COMMIT;",
+        );
+        FAIL_WRITES.set(false);
+        let error = failed.expect_err("the commit reports the failed write");
+        assert_eq!(
+            error.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::SystemIoFailure),
+            "{error}"
+        );
+        // SQLite rolled the transaction back; the connection goes on.
+        let _ = ours.execute_batch("ROLLBACK");
+        assert_eq!(count(&plain), 1);
+        assert_eq!(count(&ours), 1);
+        ours.execute("INSERT INTO t (k, v) VALUES (3, x'03')", [])
+            .unwrap();
+        assert_eq!(count(&plain), 2);
+        drop(ours);
+        drop(plain);
+        let fresh = Connection::open(dir.path().join("t.db")).unwrap();
+        let ks: Vec<i64> = fresh
+            .prepare("SELECT k FROM t ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ks, [1, 3]);
         assert_eq!(integrity(&fresh), "ok");
     }
 }
