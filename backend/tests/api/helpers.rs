@@ -276,6 +276,22 @@ impl Guest {
         .await
     }
 
+    /// Every message in this guest's stream after `after`, polling until it is drained.
+    pub async fn all_messages_after(&self, mut after: Cursor) -> Vec<shared::Message> {
+        let mut messages = Vec::new();
+        loop {
+            let batch = self.poll(after, 0.0).await;
+            if batch.events.is_empty() {
+                return messages;
+            }
+            after = batch.cursor;
+            messages.extend(batch.events.into_iter().filter_map(|e| match e {
+                shared::Event::Message { message } => Some(message),
+                _ => None,
+            }));
+        }
+    }
+
     pub async fn conversations(&self) -> ConversationList {
         ok_json(
             self.get("/api/conversations")

@@ -59,19 +59,12 @@ async fn concurrent_senders_get_gapless_seqs_and_the_recipient_sees_each_once_in
 
     // Both participants' streams carry every message once, in seq order.
     for guest in [&a, &b] {
-        let mut cursor = Cursor(0);
-        let mut seen = Vec::new();
-        loop {
-            let batch = guest.poll(cursor, 0.0).await;
-            if batch.events.is_empty() {
-                break;
-            }
-            cursor = batch.cursor;
-            seen.extend(batch.events.into_iter().filter_map(|e| match e {
-                Event::Message { message } => Some(message.seq.0),
-                _ => None,
-            }));
-        }
+        let seen: Vec<i64> = guest
+            .all_messages_after(Cursor(0))
+            .await
+            .iter()
+            .map(|m| m.seq.0)
+            .collect();
         assert_eq!(seen, (1..=2 * EACH as i64).collect::<Vec<_>>());
     }
 }
