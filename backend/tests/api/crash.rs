@@ -117,7 +117,7 @@ async fn a_kill_9_during_concurrent_sends_keeps_every_acknowledged_message() {
     let restarted = site.start();
     for (n, (_, b)) in pairs.iter_mut().enumerate() {
         b.base = restarted.base.clone();
-        let messages = b.all_messages_after(Cursor(0)).await;
+        let messages = b.whole_stream().await;
         let stored: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
         // What was acknowledged is there, first and in order; at most the one send in flight
         // at the kill (stored, not yet acknowledged) follows it.

@@ -276,8 +276,9 @@ impl Guest {
         .await
     }
 
-    /// Every message in this guest's stream after `after`, polling until it is drained.
-    pub async fn all_messages_after(&self, mut after: Cursor) -> Vec<shared::Message> {
+    /// Every message in this guest's whole stream, read from the start, in stream order.
+    pub async fn whole_stream(&self) -> Vec<shared::Message> {
+        let mut after = Cursor(0);
         let mut messages = Vec::new();
         loop {
             let batch = self.poll(after, 0.0).await;

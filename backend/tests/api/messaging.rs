@@ -60,7 +60,7 @@ async fn concurrent_senders_get_gapless_seqs_and_the_recipient_sees_each_once_in
     // Both participants' streams carry every message once, in seq order.
     for guest in [&a, &b] {
         let seen: Vec<i64> = guest
-            .all_messages_after(Cursor(0))
+            .whole_stream()
             .await
             .iter()
             .map(|m| m.seq.0)

@@ -187,7 +187,7 @@ async fn killing_a_node_in_the_middle_of_sends_loses_and_duplicates_nothing() {
     assert_eq!(acks.len(), SENDERS * EACH);
 
     // B, on the surviving node, reads the whole stream from the start.
-    let messages = whole_stream(&b).await;
+    let messages = b.whole_stream().await;
     let received = by_client_msg_id(&messages);
     let seqs: Vec<i64> = messages.iter().map(|m| m.seq.0).collect();
     let msg_ids: Vec<i64> = messages.iter().map(|m| m.msg_id.0).collect();
@@ -209,23 +209,6 @@ async fn killing_a_node_in_the_middle_of_sends_loses_and_duplicates_nothing() {
         (1..=(SENDERS * EACH) as i64).collect::<Vec<_>>(),
         "gapless, in order"
     );
-}
-
-/// Every message in `guest`'s whole stream, read from the start, in stream order.
-async fn whole_stream(guest: &Guest) -> Vec<Message> {
-    let mut cursor = Cursor(0);
-    let mut messages = Vec::new();
-    loop {
-        let batch = guest.poll(cursor, 0.0).await;
-        if batch.events.is_empty() {
-            return messages;
-        }
-        cursor = batch.cursor;
-        messages.extend(batch.events.into_iter().filter_map(|event| match event {
-            Event::Message { message } => Some(message),
-            _ => None,
-        }));
-    }
 }
 
 /// client_msg_id -> the seqs it arrived with (one, when nothing was duplicated).
@@ -312,7 +295,7 @@ async fn killing_a_node_in_the_middle_of_group_sends_delivers_every_ack_once_to_
     // Every member, now on node 2, reads their whole stream.
     for member in [&a, &b, &c] {
         let member = on(member, &node2.base);
-        let received = by_client_msg_id(&whole_stream(&member).await);
+        let received = by_client_msg_id(&member.whole_stream().await);
         let group_msgs: BTreeMap<_, _> = received
             .iter()
             .filter(|(id, _)| id.starts_with('g'))
