@@ -92,18 +92,32 @@ async fn a_kill_9_during_concurrent_sends_keeps_every_acknowledged_message() {
                     .send()
                     .await;
                 match sent {
-                    Ok(response) if response.status().is_success() => {
+                    Ok(response) => {
+                        // A live server answers every send with its ack; after the kill there
+                        // is no answer at all.
+                        assert!(
+                            response.status().is_success(),
+                            "pair {n}: send {i} answered {}",
+                            response.status()
+                        );
                         acked.push(content);
                         acked_total.fetch_add(1, Ordering::Relaxed);
                     }
-                    _ => break,
+                    Err(_) => break,
                 }
             }
             (n, acked)
         });
     }
-    // Kill while every sender has a send in flight.
+    // Kill while every sender has a send in flight (senders that stopped early fail the test
+    // at `join_next` below; the deadline keeps it from waiting for them forever).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while acked_total.load(Ordering::Relaxed) < 40 * PAIRS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} sends acknowledged in 60 s",
+            acked_total.load(Ordering::Relaxed)
+        );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     server.child.kill().expect("SIGKILL");
