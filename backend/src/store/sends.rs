@@ -32,6 +32,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Connection, Row};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
@@ -224,6 +225,14 @@ impl Store {
                         let _ = job.reply.send(outcome);
                     }
                 }
+            }
+            // The WAL's tail, once the checkpointer asks (see `checkpoint_forever`): here no
+            // batch of ours is running, so the copy completes and the WAL starts over.
+            if let Some(sqlite) = sqlite.as_ref()
+                && self.wal_tail_due.swap(false, Ordering::AcqRel)
+                && !super::sqlite_writer::copy_wal_tail(sqlite)
+            {
+                self.wal_tail_due.store(true, Ordering::Release);
             }
         }
     }
