@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::http;
 use crate::notify::{self, Notifier};
-use crate::service::{AppState, events, files, presence};
+use crate::service::{AppState, Shared, events, files, presence};
 use crate::store::{Backend, Store, StoreError};
 use axum::ServiceExt as _;
 use std::future::Future;
@@ -84,14 +84,14 @@ impl Application {
         if !config.static_dir.join("index.html").exists() {
             tracing::warn!(dir = %config.static_dir.display(), "web client not built; run scripts/build-frontend.sh (the API works without it)");
         }
-        let state = AppState {
+        let state = AppState::new(Shared {
             sessions: Arc::default(),
             store,
             notifier,
             config: Arc::new(config),
             presence: Arc::default(),
             files: Arc::new(files::Files::new(file_storage)),
-        };
+        });
         Ok(Self {
             listener,
             state,

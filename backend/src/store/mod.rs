@@ -230,13 +230,19 @@ impl Store {
         // Checkpoints (copying the WAL back into the database) run beside the writer, on a
         // connection of their own (see `checkpoint_forever`), not inside the commit that
         // crosses the threshold: a send batch no longer waits for one. The writer's own
-        // automatic checkpoint stays as a backstop, at 40,000 pages (160 MB) instead of 1,000.
+        // automatic checkpoint stays as a backstop, at 40,000 pages instead of 1,000.
+        //
+        // Pages of 2 KiB (a new database's; one made before keeps its 4 KiB): a send dirties
+        // about four random B-tree leaves, each copied whole into the WAL, checksummed and
+        // copied back by the checkpoint, so half the page is half those bytes. Sends at
+        // C = 256 went from 29,100-30,000 to 31,200-32,100 a second (docs/benchmarks.md,
+        // session 8); rows of this schema fit a 2 KiB page as they fit a 4 KiB one.
         //
         // Statement journals stay in memory (`temp_store = MEMORY`): a multi-row statement inside
         // a transaction keeps one so that it can be undone alone, and past 64 KiB SQLite spilled
         // it to a temporary file, created, written and deleted for every large statement of a
         // batch (a sixth of the writer thread's time in `perf`).
-        const WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+        const WRITER_PRAGMAS: &str = "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                                PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
                                PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 40000; \
                                PRAGMA temp_store = MEMORY;";
