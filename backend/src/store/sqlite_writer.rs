@@ -49,7 +49,9 @@ pub(super) fn open(path: &str) -> Result<Connection, StoreError> {
 /// batches. `false` when another checkpoint held it off (it is then asked again after the next
 /// batch); a failure is logged and left to the next checkpoints.
 pub(super) fn copy_wal_tail(conn: &Connection) -> bool {
-    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(0)) {
+    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        row.get::<_, i64>(0)
+    }) {
         Ok(busy) => busy == 0,
         Err(error) => {
             tracing::warn!(error = %error, "checkpoint of the WAL's tail failed");
