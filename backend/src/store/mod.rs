@@ -892,9 +892,10 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// written meanwhile (30-40 ms, while no send was stored: the writer spent 11% of its time
 /// waiting for the disk, 96% of that in those `fsync`s). Now this task copies all but a short
 /// tail and the writer copies the tail between two batches (see [`checkpoint_forever`]).
-const WAL_RESTART_PAGES: i64 = 16_000;
+/// (Smaller in unit tests, so that a test sees the WAL start over several times in seconds.)
+pub(super) const WAL_RESTART_PAGES: i64 = if cfg!(test) { 1_000 } else { 16_000 };
 /// The tail (pages appended during the last pass) short enough to leave to the writer.
-const WAL_TAIL_PAGES: i64 = 2_000;
+const WAL_TAIL_PAGES: i64 = if cfg!(test) { 100 } else { 2_000 };
 /// Most extra passes spent shortening the tail before it is left to the writer.
 const WAL_CATCH_UP_PASSES: usize = 4;
 

@@ -1219,6 +1219,88 @@ mod tests {
         store.close().await;
     }
 
+    /// The WAL's checkpoint sequence number (bytes 12..16 of its header): SQLite adds one each
+    /// time the WAL starts over.
+    fn wal_restarts(wal: &std::path::Path) -> u32 {
+        std::fs::read(wal)
+            .ok()
+            .and_then(|bytes| {
+                bytes
+                    .get(12..16)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            })
+            .unwrap_or(0)
+    }
+
+    /// With sends coming all the time (the writer never idle, so the checkpointer beside it
+    /// never finds the WAL fully copied), the WAL still starts over soon after it passes
+    /// [`super::super::WAL_RESTART_PAGES`] (plus what one checkpoint interval appends: about
+    /// 14,000 pages in all here, in a debug build): the writer copies the last tail between two
+    /// batches. Without that it grows to the writer's own threshold of 40,000 pages first.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_while_sends_keep_coming() {
+        use std::sync::atomic::AtomicBool;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&Store::sqlite_url(dir.path()), 2, "test-node")
+            .await
+            .expect("store opens");
+        let a = store
+            .create_guest("a", "a-code", "a-token", 1)
+            .await
+            .expect("a");
+        let b = store
+            .create_guest("b", "b-code", "b-token", 1)
+            .await
+            .expect("b");
+        let conversation = crate::domain::direct_conversation(a, b).expect("conversation");
+        let wal = dir.path().join("courier.db-wal");
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let mut senders = tokio::task::JoinSet::new();
+        for task in 0..32 {
+            let (store, stop, conversation) = (store.clone(), stop.clone(), conversation.clone());
+            senders.spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let outcome = store
+                        .send_message(NewMessage {
+                            sender: a,
+                            to: Target::User(b),
+                            conversation: conversation.clone(),
+                            client_msg_id: ClientMsgId(format!("{task}-{n}")),
+                            msg_type: MsgType::Text,
+                            content: "a steady stream".to_owned(),
+                            now: 2,
+                            accepts: None,
+                        })
+                        .await;
+                    assert!(
+                        matches!(outcome, Ok(SendOutcome::Created { .. })),
+                        "{outcome:?}"
+                    );
+                    n += 1;
+                }
+            });
+        }
+        let first = wal_restarts(&wal);
+        let deadline = Instant::now() + std::time::Duration::from_secs(90);
+        while wal_restarts(&wal) < first + 3 && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        while let Some(sender) = senders.join_next().await {
+            sender.expect("sender");
+        }
+        let restarts = wal_restarts(&wal) - first;
+        let pages = std::fs::metadata(&wal).expect("WAL").len() / (2048 + 24);
+        assert!(
+            restarts >= 3,
+            "the WAL started over {restarts} times in 90 s"
+        );
+        // The writer's own checkpoint (`wal_autocheckpoint`) starts it over at 40,000 pages.
+        assert!(pages < 40_000, "the WAL grew to {pages} pages");
+        store.close().await;
+    }
+
     #[tokio::test]
     async fn a_large_groups_messages_reach_every_member_on_sqlite() {
         let dir = tempfile::tempdir().expect("temp dir");
