@@ -165,6 +165,8 @@ impl Store {
         answers: Option<tokio::runtime::Handle>,
     ) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        // SQLite: what the writer's connection remembers from one batch to the next.
+        let mut remembered = super::sqlite_writer::Remembered::default();
         // The writer connection, kept across back-to-back batches (see [`HOLD_WRITER`]).
         let mut held: Option<(PoolConnection<Any>, Instant)> = None;
         while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -187,8 +189,13 @@ impl Store {
                 Ok((mut conn, since)) => {
                     let outcomes = match sqlite.as_mut() {
                         Some(sqlite) => {
-                            super::sqlite_writer::send_batch(sqlite, &self.known, &sends)
-                                .and_then(|batch| batch.finish(&self))
+                            super::sqlite_writer::send_batch(
+                                sqlite,
+                                &mut remembered,
+                                &self.known,
+                                &sends,
+                            )
+                            .and_then(|batch| batch.finish(&self))
                         }
                         None => self.send_batch(&mut conn, &sends).await,
                     };

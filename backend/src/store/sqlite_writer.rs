@@ -60,14 +60,71 @@ pub(super) fn copy_wal_tail(conn: &Connection) -> bool {
     }
 }
 
+/// What the writer's connection read or wrote in earlier batches and may use again: the
+/// conversations' newest seqs, the users' event heads, and the facts deciding one-to-one sends
+/// (blocks, friends, privacy, shared groups). Good only while no other connection has committed
+/// since this one's last transaction, which SQLite's `PRAGMA data_version` tells (it changes
+/// with every commit of another connection, never with this one's own): checked at the start
+/// of each batch, inside its transaction, so nothing can commit in between. The facts' tables
+/// are only ever written by other connections; the counters are kept as this connection
+/// writes them. Under a stream of sends this spares three lookups per message (a
+/// conversation's seq, two users' event heads) and the facts query.
+#[derive(Default)]
+pub(super) struct Remembered {
+    data_version: Option<i64>,
+    max_seq: HashMap<ConversationId, i64>,
+    event_head: HashMap<UserId, i64>,
+    facts: HashMap<(UserId, UserId), Option<MessageFacts>>,
+}
+
+/// Entries past which [`Remembered`] starts over (a few MB).
+const REMEMBERED_CAP: usize = 100_000;
+
+impl Remembered {
+    /// Forgets everything unless this connection made the last commit (see [`Remembered`]).
+    fn check(&mut self, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        let version: i64 = tx.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+        let size = self.max_seq.len() + self.event_head.len() + self.facts.len();
+        if self.data_version != Some(version) || size > REMEMBERED_CAP {
+            self.forget();
+        }
+        self.data_version = Some(version);
+        Ok(())
+    }
+
+    /// Forgets everything (after a transaction that did not commit).
+    fn forget(&mut self) {
+        self.data_version = None;
+        self.max_seq.clear();
+        self.event_head.clear();
+        self.facts.clear();
+    }
+}
+
 /// Stores `sends` in one transaction on `conn`. Returns the batch's decisions for
 /// [`Batch::finish`] (called after the commit).
 pub(super) fn send_batch<'s>(
     conn: &mut Connection,
+    remembered: &mut Remembered,
+    known: &super::sends::KnownConversations,
+    sends: &[&'s NewMessage],
+) -> Result<Batch<'s>, StoreError> {
+    let result = write_batch(conn, remembered, known, sends);
+    if result.is_err() {
+        // Rolled back: what was remembered during it may not be in the database.
+        remembered.forget();
+    }
+    result
+}
+
+fn write_batch<'s>(
+    conn: &mut Connection,
+    remembered: &mut Remembered,
     known: &super::sends::KnownConversations,
     sends: &[&'s NewMessage],
 ) -> Result<Batch<'s>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    remembered.check(&tx)?;
     let mut batch = Batch::new(sends.len());
 
     // Idempotency against what is stored.
@@ -134,7 +191,7 @@ pub(super) fn send_batch<'s>(
              FROM users u WHERE u.uid = ?2"
         );
         let mut facts_of = tx.prepare_cached(&sql)?;
-        let mut facts: HashMap<(UserId, UserId), Option<MessageFacts>> = HashMap::new();
+        let facts = &mut remembered.facts;
         for (i, send) in sends.iter().enumerate() {
             let (&Target::User(recipient), Some(accepts), None) =
                 (&send.to, send.accepts, &batch.outcomes[i])
@@ -231,11 +288,15 @@ pub(super) fn send_batch<'s>(
             "UPDATE conversations SET max_seq = ?1, last_time = ?2 WHERE id = ?3",
         )?;
         for (conv, count) in &per_conv {
-            let last: i64 = head
-                .query_row(params![conv.0], |row| row.get(0))
-                .optional()?
-                .ok_or_else(|| StoreError::Corrupt(format!("no conversation {conv}")))?;
+            let last = match remembered.max_seq.get(*conv) {
+                Some(&last) => last,
+                None => head
+                    .query_row(params![conv.0], |row| row.get(0))
+                    .optional()?
+                    .ok_or_else(|| StoreError::Corrupt(format!("no conversation {conv}")))?,
+            };
             reserve.execute(params![last + count, now, conv.0])?;
+            remembered.max_seq.insert((*conv).clone(), last + count);
             next_seq.insert(conv, last + 1);
         }
     }
@@ -291,11 +352,15 @@ pub(super) fn send_batch<'s>(
         let mut read = tx.prepare_cached("SELECT event_head FROM users WHERE uid = ?1")?;
         let mut reserve = tx.prepare_cached("UPDATE users SET event_head = ?1 WHERE uid = ?2")?;
         for (uid, count) in &counts {
-            let head: i64 = read
-                .query_row(params![uid.0], |row| row.get(0))
-                .optional()?
-                .ok_or_else(|| StoreError::Corrupt(format!("no user {uid}")))?;
+            let head = match remembered.event_head.get(uid) {
+                Some(&head) => head,
+                None => read
+                    .query_row(params![uid.0], |row| row.get(0))
+                    .optional()?
+                    .ok_or_else(|| StoreError::Corrupt(format!("no user {uid}")))?,
+            };
             reserve.execute(params![head + count, uid.0])?;
+            remembered.event_head.insert(*uid, head + count);
             next.insert(*uid, head + 1);
         }
     }
