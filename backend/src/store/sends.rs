@@ -188,15 +188,13 @@ impl Store {
             let result = match result {
                 Ok((mut conn, since)) => {
                     let outcomes = match sqlite.as_mut() {
-                        Some(sqlite) => {
-                            super::sqlite_writer::send_batch(
-                                sqlite,
-                                &mut remembered,
-                                &self.known,
-                                &sends,
-                            )
-                            .and_then(|batch| batch.finish(&self))
-                        }
+                        Some(sqlite) => super::sqlite_writer::send_batch(
+                            sqlite,
+                            &mut remembered,
+                            &self.known,
+                            &sends,
+                        )
+                        .and_then(|batch| batch.finish(&self)),
                         None => self.send_batch(&mut conn, &sends).await,
                     };
                     // After a failure the connection goes back (the fallback needs it).
