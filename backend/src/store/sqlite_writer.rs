@@ -5,7 +5,9 @@
 //! its arguments converted twice (to the `Any` driver's values, then to SQLite's). Here the
 //! writer thread owns a connection of its own and runs the batch's statements itself, prepared
 //! once and cached. The rules are the sqlx path's, statement for statement (see the module
-//! notes of [`super::sends`]); only the SQLite store takes this path, and PostgreSQL keeps the
+//! notes of [`super::sends`]), except that values read in an earlier batch are used again while
+//! no other connection has committed since ([`Remembered`]); only the SQLite store takes this
+//! path, and PostgreSQL keeps the
 //! sqlx one. The sqlx writer connection is held while a batch runs (the caller takes it from
 //! its pool), so other writers still take turns with the sends.
 
