@@ -230,7 +230,8 @@ impl Store {
         // Checkpoints (copying the WAL back into the database) run beside the writer, on a
         // connection of their own (see `checkpoint_forever`), not inside the commit that
         // crosses the threshold: a send batch no longer waits for one. The writer's own
-        // automatic checkpoint stays as a backstop, at 40,000 pages instead of 1,000.
+        // automatic checkpoint stays as a backstop, at 150,000 pages instead of 1,000
+        // (above where the WAL starts over, `WAL_RESTART_PAGES`, with room for the catch-up).
         //
         // Pages of 2 KiB (a new database's; one made before keeps its 4 KiB): a send dirties
         // about four random B-tree leaves, each copied whole into the WAL, checksummed and
@@ -244,7 +245,7 @@ impl Store {
         // batch (a sixth of the writer thread's time in `perf`).
         const WRITER_PRAGMAS: &str = "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                                PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                               PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 40000; \
+                               PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 150000; \
                                PRAGMA temp_store = MEMORY;";
         let path = url.split('?').next().unwrap_or(url);
         // No ping before each acquire (sqlx's default): a SQLite connection is a file handle
@@ -878,7 +879,7 @@ type ConnectFuture<'c> =
 /// the WAL grows by about 60,000 pages a second here, past the writer's old threshold of
 /// 10,000 pages between two of these checkpoints, and the writer then checkpointed inside a
 /// commit (copying and fsyncing the database while the batch's sends waited: 14% of its time
-/// in `perf`); its threshold is now 40,000 pages. Checkpointing every 50 ms instead cost more
+/// in `perf`); its threshold is now 150,000 pages. Checkpointing every 50 ms instead cost more
 /// CPU per send (pages changed again within 200 ms are copied once, not several times) and
 /// was no faster.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
@@ -892,8 +893,16 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// written meanwhile (30-40 ms, while no send was stored: the writer spent 11% of its time
 /// waiting for the disk, 96% of that in those `fsync`s). Now this task copies all but a short
 /// tail and the writer copies the tail between two batches (see [`checkpoint_forever`]).
+///
+/// That copy waits for three `fsync`s (the WAL, the database, then the WAL's new header:
+/// 5-20 ms in all, while no send is stored), so the WAL starts over as seldom as its size
+/// allows: at 16,000 pages the sends at C = 256 appended that much every 0.1 s and the
+/// WAL started over about five times a second, the writer waiting for the disk 8% of its
+/// time. At 64,000 pages (128 MiB; the file keeps its largest size) sends at C = 256 went from
+/// 25,300-29,700 to 27,000-31,100 a second and their p99 from 34-44 ms to 28-30 ms
+/// (docs/benchmarks.md, session 9).
 /// (Smaller in unit tests, so that a test sees the WAL start over several times in seconds.)
-pub(super) const WAL_RESTART_PAGES: i64 = if cfg!(test) { 1_000 } else { 16_000 };
+pub(super) const WAL_RESTART_PAGES: i64 = if cfg!(test) { 1_000 } else { 64_000 };
 /// The tail (pages appended during the last pass) short enough to leave to the writer.
 const WAL_TAIL_PAGES: i64 = if cfg!(test) { 100 } else { 2_000 };
 /// Most extra passes spent shortening the tail before it is left to the writer.

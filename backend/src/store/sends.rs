@@ -1241,7 +1241,7 @@ mod tests {
     /// never finds the WAL fully copied), the WAL still starts over soon after it passes
     /// [`super::super::WAL_RESTART_PAGES`] (plus what one checkpoint interval appends: about
     /// 14,000 pages in all here, in a debug build): the writer copies the last tail between two
-    /// batches. Without that it grows to the writer's own threshold of 40,000 pages first.
+    /// batches. Without that it grows to the writer's own threshold of 150,000 pages first.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_while_sends_keep_coming() {
         use std::sync::atomic::AtomicBool;
@@ -1301,7 +1301,7 @@ mod tests {
             restarts >= 3,
             "the WAL started over {restarts} times in 90 s"
         );
-        // The writer's own checkpoint (`wal_autocheckpoint`) starts it over at 40,000 pages.
+        // The writer's own checkpoint (`wal_autocheckpoint`) would start it over at 150,000 pages.
         assert!(pages < 40_000, "the WAL grew to {pages} pages");
         store.close().await;
     }

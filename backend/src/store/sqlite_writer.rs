@@ -22,7 +22,7 @@ use std::time::Duration;
 
 /// The writer connection's settings: those of the sqlx writer (see `Store::open`).
 const PRAGMAS: &str = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                       PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 40000; \
+                       PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 150000; \
                        PRAGMA temp_store = MEMORY;";
 
 impl From<rusqlite::Error> for StoreError {
