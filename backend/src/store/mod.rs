@@ -888,19 +888,21 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 ///
 /// The WAL starts over only when a write transaction begins with every page of it copied
 /// back, which a checkpoint beside a busy writer never achieves (the writer appends while it
-/// copies). So far the writer's own checkpoint at 40,000 pages did it: copying what had
-/// accumulated since the last checkpoint here and waiting for two `fsync`s of the pages
-/// written meanwhile (30-40 ms, while no send was stored: the writer spent 11% of its time
-/// waiting for the disk, 96% of that in those `fsync`s). Now this task copies all but a short
-/// tail and the writer copies the tail between two batches (see [`checkpoint_forever`]).
+/// copies). Until session 8 the writer's own checkpoint (then at 40,000 pages) did it:
+/// copying what had accumulated since the last checkpoint here and waiting for two `fsync`s
+/// of the pages written meanwhile (30-40 ms, while no send was stored: the writer spent 11%
+/// of its time waiting for the disk, 96% of that in those `fsync`s). Now this task copies all
+/// but a short tail and the writer copies the tail between two batches (see
+/// [`checkpoint_forever`]).
 ///
-/// That copy waits for three `fsync`s (the WAL, the database, then the WAL's new header:
+/// That copy still waits for three `fsync`s (the WAL, the database, then the WAL's new header:
 /// 5-20 ms in all, while no send is stored), so the WAL starts over as seldom as its size
-/// allows: at 16,000 pages the sends at C = 256 appended that much every 0.1 s and the
-/// WAL started over about five times a second, the writer waiting for the disk 8% of its
-/// time. At 64,000 pages (128 MiB; the file keeps its largest size) sends at C = 256 went from
-/// 25,300-29,700 to 27,000-31,100 a second and their p99 from 34-44 ms to 28-30 ms
-/// (docs/benchmarks.md, session 9).
+/// allows. At 16,000 pages, sends at C = 256 appended that much every 0.1 s and the WAL started
+/// over about five times a second, the writer waiting for the disk 8% of its time; at 64,000
+/// (125 MiB of 2 KiB pages; with the catch-up the WAL peaks at 75,000-114,000 pages, and the
+/// file keeps its largest size) about twice a second, and those sends went from a median of
+/// 28,300 to 32,300 a second, their p99 from 32-33 ms to 27-28 ms (docs/benchmarks.md,
+/// session 9).
 /// (Smaller in unit tests, so that a test sees the WAL start over several times in seconds.)
 pub(super) const WAL_RESTART_PAGES: i64 = if cfg!(test) { 1_000 } else { 64_000 };
 /// The tail (pages appended during the last pass) short enough to leave to the writer.
