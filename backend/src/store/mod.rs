@@ -21,6 +21,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// The settings both writer connections share, the sqlx writer's (see `Store::open`) and the
+/// send writer's own (`sqlite_writer`), so that they cannot drift apart: a macro, so that each
+/// can `concat!` it with what it sets besides. (Before the modules: `macro_rules!` is in scope
+/// only after its definition.)
+macro_rules! sqlite_writer_settings {
+    () => {
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; \
+         PRAGMA wal_autocheckpoint = 150000; PRAGMA temp_store = MEMORY;"
+    };
+}
+
 pub mod contacts;
 pub mod files;
 pub mod groups;
@@ -243,10 +254,10 @@ impl Store {
         // a transaction keeps one so that it can be undone alone, and past 64 KiB SQLite spilled
         // it to a temporary file, created, written and deleted for every large statement of a
         // batch (a sixth of the writer thread's time in `perf`).
-        const WRITER_PRAGMAS: &str = "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                               PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                               PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 150000; \
-                               PRAGMA temp_store = MEMORY;";
+        const WRITER_PRAGMAS: &str = concat!(
+            "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; ",
+            sqlite_writer_settings!()
+        );
         let path = url.split('?').next().unwrap_or(url);
         // No ping before each acquire (sqlx's default): a SQLite connection is a file handle
         // in this process, never dropped by a network, and each ping is one more round trip to

@@ -20,10 +20,9 @@ use shared::{ConversationId, Cursor, Event, Message, MessageId, Seq, Target, Use
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
-/// The writer connection's settings: those of the sqlx writer (see `Store::open`).
-const PRAGMAS: &str = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                       PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 150000; \
-                       PRAGMA temp_store = MEMORY;";
+/// The writer connection's settings: those of the sqlx writer (see `Store::open`; its busy
+/// timeout is set below, its page size and WAL mode belong to the database, already made).
+const PRAGMAS: &str = sqlite_writer_settings!();
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
