@@ -1306,6 +1306,88 @@ mod tests {
         store.close().await;
     }
 
+    /// Migration 0005 rebuilds `messages` without AUTOINCREMENT: messages stored before it keep
+    /// their ids, seqs and content, a retry of one is still answered from the store, and the
+    /// next send takes the largest id plus one.
+    #[tokio::test]
+    async fn messages_stored_before_the_rowid_migration_keep_their_ids() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = Store::sqlite_url(dir.path());
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&format!("{url}?mode=rwc"))
+            .await
+            .expect("database");
+        let mut before = sqlx::migrate!("../migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|migration| migration.version < 5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&pool).await.expect("migrations 1 to 4");
+        for sql in [
+            "INSERT INTO users (uid, nick_name, created_at) VALUES (1, 'a', 1), (2, 'b', 1)",
+            "INSERT INTO conversations (id, kind, max_seq, last_time, created_at) \
+             VALUES ('d1_2', 'direct', 3, 1, 1)",
+            "INSERT INTO conversation_members (conversation, uid, peer_uid, joined_at) \
+             VALUES ('d1_2', 1, 2, 1), ('d1_2', 2, 1, 1)",
+            // Ids with a hole: kept as they are, not renumbered.
+            "INSERT INTO messages (msg_id, conversation, seq, sender, client_msg_id, msg_type, \
+             content, time) VALUES (1, 'd1_2', 1, 1, 'one', 'text', 'first', 1), \
+             (2, 'd1_2', 2, 2, 'two', 'text', 'second', 1), \
+             (7, 'd1_2', 3, 1, 'three', 'text', 'third', 1)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.expect(sql);
+        }
+        pool.close().await;
+
+        let store = Store::open(&url, 2, "test-node")
+            .await
+            .expect("store opens");
+        let schema: String =
+            sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'messages'")
+                .fetch_one(&store.reader)
+                .await
+                .expect("schema");
+        assert!(!schema.contains("AUTOINCREMENT"), "{schema}");
+        let kept: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT msg_id, seq, content FROM messages ORDER BY msg_id")
+                .fetch_all(&store.reader)
+                .await
+                .expect("messages");
+        let expected = [(1, 1, "first"), (2, 2, "second"), (7, 3, "third")]
+            .map(|(id, seq, content)| (id, seq, content.to_owned()));
+        assert_eq!(kept, expected);
+
+        let (a, b) = (UserId(1), UserId(2));
+        let send = |id: &str| NewMessage {
+            sender: a,
+            to: Target::User(b),
+            conversation: ConversationId("d1_2".to_owned()),
+            client_msg_id: ClientMsgId(id.to_owned()),
+            msg_type: MsgType::Text,
+            content: "after".to_owned(),
+            now: 2,
+            accepts: None,
+        };
+        match store.send_message(send("three")).await.expect("retry") {
+            SendOutcome::Duplicate(message) => {
+                assert_eq!((message.msg_id, message.seq), (MessageId(7), Seq(3)))
+            }
+            other => panic!("a retry of a stored send: {other:?}"),
+        }
+        match store.send_message(send("four")).await.expect("send") {
+            SendOutcome::Created { message, .. } => {
+                assert_eq!((message.msg_id, message.seq), (MessageId(8), Seq(4)))
+            }
+            other => panic!("a new send: {other:?}"),
+        }
+        store.close().await;
+    }
+
     #[tokio::test]
     async fn a_large_groups_messages_reach_every_member_on_sqlite() {
         let dir = tempfile::tempdir().expect("temp dir");
