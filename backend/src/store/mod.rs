@@ -698,18 +698,43 @@ impl Store {
     }
 
     /// Deletes events older than `before`. Returns how many were deleted.
+    ///
+    /// SQLite keeps no index on the events' time (migration 0006): there the events go in the
+    /// order they were appended (rowid order, which is commit order: one writer at a time,
+    /// each row after the last) up to the first one at or after `before`, found by reading
+    /// from the oldest. Every stream thus loses a prefix, never a middle, as a poll's `reset`
+    /// expects; an event older than `before` appended after a newer one (the send times of
+    /// one batch differ by milliseconds) waits for the next pass.
     pub async fn prune_events(&self, before: Millis) -> Result<u64, StoreError> {
+        let (delete, bound) = if self.backend == Backend::Sqlite {
+            let end: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(\
+                 (SELECT rowid FROM events WHERE time >= $1 ORDER BY rowid LIMIT 1), \
+                 (SELECT COALESCE(MAX(rowid), 0) + 1 FROM events))",
+            )
+            .bind(before)
+            .fetch_one(&self.reader)
+            .await?;
+            (
+                "DELETE FROM events WHERE rowid IN \
+                 (SELECT rowid FROM events WHERE rowid < $1 ORDER BY rowid LIMIT 5000)",
+                end,
+            )
+        } else {
+            (
+                "DELETE FROM events WHERE (uid, cursor) IN \
+                 (SELECT uid, cursor FROM events WHERE time < $1 LIMIT 5000)",
+                before,
+            )
+        };
         let mut total = 0;
         loop {
             // Small batches keep the single writer available to sends.
-            let deleted = sqlx::query(
-                "DELETE FROM events WHERE (uid, cursor) IN \
-                 (SELECT uid, cursor FROM events WHERE time < $1 LIMIT 5000)",
-            )
-            .bind(before)
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
+            let deleted = sqlx::query(delete)
+                .bind(bound)
+                .execute(&self.writer)
+                .await?
+                .rows_affected();
             total += deleted;
             if deleted == 0 {
                 return Ok(total);

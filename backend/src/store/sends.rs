@@ -1388,6 +1388,66 @@ mod tests {
         store.close().await;
     }
 
+    /// SQLite prunes without an index on the events' time: each stream loses its events older
+    /// than the bound, oldest first, and keeps the others; a pass with nothing old deletes
+    /// nothing.
+    #[tokio::test]
+    async fn sqlite_prunes_each_streams_oldest_events_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&Store::sqlite_url(dir.path()), 2, "test-node")
+            .await
+            .expect("store opens");
+        let a = store
+            .create_guest("a", "a-code", "a-token", 1)
+            .await
+            .expect("a");
+        let b = store
+            .create_guest("b", "b-code", "b-token", 1)
+            .await
+            .expect("b");
+        let conversation = crate::domain::direct_conversation(a, b).expect("conversation");
+        for (k, now) in [10, 20, 30, 40].into_iter().enumerate() {
+            let outcome = store
+                .send_message(NewMessage {
+                    sender: a,
+                    to: Target::User(b),
+                    conversation: conversation.clone(),
+                    client_msg_id: ClientMsgId(format!("m{k}")),
+                    msg_type: MsgType::Text,
+                    content: "hello".to_owned(),
+                    now,
+                    accepts: None,
+                })
+                .await;
+            assert!(
+                matches!(outcome, Ok(SendOutcome::Created { .. })),
+                "{outcome:?}"
+            );
+        }
+        let cursors = |uid| {
+            let store = store.clone();
+            async move {
+                let page = store
+                    .events_after(uid, Cursor(0), 100)
+                    .await
+                    .expect("events");
+                let cursors: Vec<i64> = page.events.iter().map(|(c, _)| c.0).collect();
+                (cursors, page.head.0)
+            }
+        };
+        // Two messages older than 25, in both streams.
+        assert_eq!(store.prune_events(25).await.expect("prune"), 4);
+        for uid in [a, b] {
+            assert_eq!(cursors(uid).await, (vec![3, 4], 4));
+        }
+        assert_eq!(store.prune_events(25).await.expect("prune"), 0);
+        assert_eq!(store.prune_events(1_000).await.expect("prune"), 4);
+        for uid in [a, b] {
+            assert_eq!(cursors(uid).await, (vec![], 4));
+        }
+        store.close().await;
+    }
+
     #[tokio::test]
     async fn a_large_groups_messages_reach_every_member_on_sqlite() {
         let dir = tempfile::tempdir().expect("temp dir");
