@@ -27,7 +27,7 @@ use std::time::Duration;
 /// only after its definition.)
 macro_rules! sqlite_writer_settings {
     () => {
-        "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2048; \
+        "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -4096; \
          PRAGMA wal_autocheckpoint = 150000; PRAGMA temp_store = MEMORY;"
     };
 }
@@ -234,15 +234,15 @@ impl Store {
         // In WAL mode, synchronous=NORMAL survives a process crash (kill -9); only an OS crash
         // or power loss can drop the last commits.
         //
-        // The writers' page cache is 2 MiB (1,024 pages of 2 KiB; SQLite's default is 2 MB): a
-        // batch of sends dirties a few hundred pages (each event row lands on its user's page),
-        // and a transaction whose dirty pages outgrow the cache spills them to the WAL early.
-        // It was 16 MiB, but every commit walks the whole page cache: a B-tree page split
-        // parks a page at the number of SQLite's lock page (524,289 with 2 KiB pages), and
-        // the end of the transaction then drops every cached page past the database's end by
-        // visiting them all (`pcache1TruncateUnsafe`, 4-6% of the send writer's time in `perf`
-        // with 16 MiB). A smaller cache also keeps the B-tree seeks in the CPU's caches:
-        // sends at C = 256 +8-12% in alternating runs (docs/benchmarks.md, session 10).
+        // The writers' page cache is 4 MiB (2,048 pages of 2 KiB; SQLite's default is 2 MB):
+        // a batch of sends dirties a few hundred pages (each event row lands on its user's
+        // page), and a transaction whose dirty pages outgrow the cache spills them to the WAL
+        // early. It was 16 MiB, but every commit walks the whole page cache: a B-tree page
+        // split parks a page at the number of SQLite's lock page (524,289 with 2 KiB pages),
+        // and the end of the transaction then drops every cached page past the database's end
+        // by visiting them all (`pcache1TruncateUnsafe`, 4-6% of the send writer's time in
+        // `perf` with 16 MiB, 1.5% with 4 MiB). With 2 MiB the writer read pages back from the
+        // WAL instead (`pread`, 10% of its time). Figures in docs/benchmarks.md, session 10.
         //
         // Checkpoints (copying the WAL back into the database) run beside the writer, on a
         // connection of their own (see `checkpoint_forever`), not inside the commit that
