@@ -1131,6 +1131,37 @@ mod tests {
         }
     }
 
+    /// A text message from `sender` to `recipient`.
+    fn direct(sender: UserId, recipient: UserId, id: &str, now: shared::Millis) -> NewMessage {
+        NewMessage {
+            sender,
+            to: Target::User(recipient),
+            conversation: crate::domain::direct_conversation(sender, recipient)
+                .expect("conversation"),
+            client_msg_id: ClientMsgId(id.to_owned()),
+            msg_type: MsgType::Text,
+            content: "hello".to_owned(),
+            now,
+            accepts: None,
+        }
+    }
+
+    /// A SQLite store in `dir` with two guests.
+    async fn two_guests(dir: &std::path::Path) -> (Store, UserId, UserId) {
+        let store = Store::open(&Store::sqlite_url(dir), 2, "test-node")
+            .await
+            .expect("store opens");
+        let a = store
+            .create_guest("a", "a-code", "a-token", 1)
+            .await
+            .expect("a");
+        let b = store
+            .create_guest("b", "b-code", "b-token", 1)
+            .await
+            .expect("b");
+        (store, a, b)
+    }
+
     async fn a_large_groups_messages_reach_every_member(url: &str) {
         let store = Store::open(url, 4, "test-node").await.expect("store opens");
         let owner = store
@@ -1246,37 +1277,17 @@ mod tests {
     async fn the_wal_starts_over_while_sends_keep_coming() {
         use std::sync::atomic::AtomicBool;
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&Store::sqlite_url(dir.path()), 2, "test-node")
-            .await
-            .expect("store opens");
-        let a = store
-            .create_guest("a", "a-code", "a-token", 1)
-            .await
-            .expect("a");
-        let b = store
-            .create_guest("b", "b-code", "b-token", 1)
-            .await
-            .expect("b");
-        let conversation = crate::domain::direct_conversation(a, b).expect("conversation");
+        let (store, a, b) = two_guests(dir.path()).await;
         let wal = dir.path().join("courier.db-wal");
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let mut senders = tokio::task::JoinSet::new();
         for task in 0..32 {
-            let (store, stop, conversation) = (store.clone(), stop.clone(), conversation.clone());
+            let (store, stop) = (store.clone(), stop.clone());
             senders.spawn(async move {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let outcome = store
-                        .send_message(NewMessage {
-                            sender: a,
-                            to: Target::User(b),
-                            conversation: conversation.clone(),
-                            client_msg_id: ClientMsgId(format!("{task}-{n}")),
-                            msg_type: MsgType::Text,
-                            content: "a steady stream".to_owned(),
-                            now: 2,
-                            accepts: None,
-                        })
+                        .send_message(direct(a, b, &format!("{task}-{n}"), 2))
                         .await;
                     assert!(
                         matches!(outcome, Ok(SendOutcome::Created { .. })),
@@ -1362,17 +1373,7 @@ mod tests {
             .map(|(id, seq, content)| (id, seq, content.to_owned()));
         assert_eq!(kept, expected);
 
-        let (a, b) = (UserId(1), UserId(2));
-        let send = |id: &str| NewMessage {
-            sender: a,
-            to: Target::User(b),
-            conversation: ConversationId("d1_2".to_owned()),
-            client_msg_id: ClientMsgId(id.to_owned()),
-            msg_type: MsgType::Text,
-            content: "after".to_owned(),
-            now: 2,
-            accepts: None,
-        };
+        let send = |id: &str| direct(UserId(1), UserId(2), id, 2);
         match store.send_message(send("three")).await.expect("retry") {
             SendOutcome::Duplicate(message) => {
                 assert_eq!((message.msg_id, message.seq), (MessageId(7), Seq(3)))
@@ -1394,30 +1395,10 @@ mod tests {
     #[tokio::test]
     async fn sqlite_prunes_each_streams_oldest_events_and_keeps_the_rest() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&Store::sqlite_url(dir.path()), 2, "test-node")
-            .await
-            .expect("store opens");
-        let a = store
-            .create_guest("a", "a-code", "a-token", 1)
-            .await
-            .expect("a");
-        let b = store
-            .create_guest("b", "b-code", "b-token", 1)
-            .await
-            .expect("b");
-        let conversation = crate::domain::direct_conversation(a, b).expect("conversation");
+        let (store, a, b) = two_guests(dir.path()).await;
         for (k, now) in [10, 20, 30, 40].into_iter().enumerate() {
             let outcome = store
-                .send_message(NewMessage {
-                    sender: a,
-                    to: Target::User(b),
-                    conversation: conversation.clone(),
-                    client_msg_id: ClientMsgId(format!("m{k}")),
-                    msg_type: MsgType::Text,
-                    content: "hello".to_owned(),
-                    now,
-                    accepts: None,
-                })
+                .send_message(direct(a, b, &format!("m{k}"), now))
                 .await;
             assert!(
                 matches!(outcome, Ok(SendOutcome::Created { .. })),
