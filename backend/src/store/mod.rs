@@ -704,13 +704,15 @@ impl Store {
     /// each row after the last) up to the first one at or after `before`, found by reading
     /// from the oldest. Every stream thus loses a prefix, never a middle, as a poll's `reset`
     /// expects; an event older than `before` appended after a newer one (the send times of
-    /// one batch differ by milliseconds) waits for the next pass.
+    /// one batch differ by milliseconds) waits for the next pass. The newest event always
+    /// stays: SQLite numbers a row after the largest rowid, or from 1 in an empty table, so
+    /// emptying it could number an event sent meanwhile below the bound and delete it.
     pub async fn prune_events(&self, before: Millis) -> Result<u64, StoreError> {
         let (delete, bound) = if self.backend == Backend::Sqlite {
             let end: i64 = sqlx::query_scalar(
                 "SELECT COALESCE(\
                  (SELECT rowid FROM events WHERE time >= $1 ORDER BY rowid LIMIT 1), \
-                 (SELECT COALESCE(MAX(rowid), 0) + 1 FROM events))",
+                 (SELECT MAX(rowid) FROM events), 0)",
             )
             .bind(before)
             .fetch_one(&self.reader)

@@ -1391,7 +1391,7 @@ mod tests {
 
     /// SQLite prunes without an index on the events' time: each stream loses its events older
     /// than the bound, oldest first, and keeps the others; a pass with nothing old deletes
-    /// nothing.
+    /// nothing; the newest event stays, so that later ones are numbered after it.
     #[tokio::test]
     async fn sqlite_prunes_each_streams_oldest_events_and_keeps_the_rest() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1422,9 +1422,21 @@ mod tests {
             assert_eq!(cursors(uid).await, (vec![3, 4], 4));
         }
         assert_eq!(store.prune_events(25).await.expect("prune"), 0);
-        assert_eq!(store.prune_events(1_000).await.expect("prune"), 4);
+        // All of them old: the newest event stays (see `Store::prune_events`).
+        assert_eq!(store.prune_events(1_000).await.expect("prune"), 3);
+        let (left_a, left_b) = (cursors(a).await, cursors(b).await);
+        assert_eq!(left_a.1, 4);
+        assert_eq!(left_b.1, 4);
+        assert_eq!([left_a.0, left_b.0].concat(), [4]);
+        // Events appended afterwards come after it, and outlive it.
+        let outcome = store.send_message(direct(a, b, "m4", 50)).await;
+        assert!(
+            matches!(outcome, Ok(SendOutcome::Created { .. })),
+            "{outcome:?}"
+        );
+        assert_eq!(store.prune_events(45).await.expect("prune"), 1);
         for uid in [a, b] {
-            assert_eq!(cursors(uid).await, (vec![], 4));
+            assert_eq!(cursors(uid).await, (vec![5], 5));
         }
         store.close().await;
     }
